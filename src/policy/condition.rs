@@ -1,0 +1,702 @@
+//! Condition operators: parsing the operator name, compiling its values, and evaluating a
+//! condition against request values with three-valued logic.
+//!
+//! Semantics follow the IAM User Guide, "IAM JSON policy elements: Condition operators" and
+//! "Single-valued vs. multivalued context keys": a missing key makes a condition false, except
+//! for negated operators (true), `...IfExists` (true) and `Null`; `ForAllValues:` is true and
+//! `ForAnyValue:` false on a missing or empty key; for negated operators the request value must
+//! match none of the listed values.
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+
+use super::pattern::{Pattern, Syntax, Tri, VarValue};
+use crate::timefmt;
+
+/// A comparison used by numeric and date operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cmp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl Cmp {
+    fn holds(self, ord: std::cmp::Ordering) -> bool {
+        use std::cmp::Ordering::*;
+        match self {
+            Cmp::Eq | Cmp::Ne => ord == Equal,
+            Cmp::Lt => ord == Less,
+            Cmp::Le => ord != Greater,
+            Cmp::Gt => ord == Greater,
+            Cmp::Ge => ord != Less,
+        }
+    }
+}
+
+/// The operator without its `ForAnyValue:`/`ForAllValues:` prefix and `IfExists` suffix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BaseOp {
+    String {
+        negated: bool,
+        ignore_case: bool,
+        like: bool,
+    },
+    Numeric(Cmp),
+    Date(Cmp),
+    Bool,
+    Binary,
+    Ip {
+        negated: bool,
+    },
+    Arn {
+        negated: bool,
+    },
+    Null,
+}
+
+impl BaseOp {
+    /// Negated operators are true when the key is missing and need every value to miss.
+    pub fn negated(self) -> bool {
+        match self {
+            BaseOp::String { negated, .. } | BaseOp::Ip { negated } | BaseOp::Arn { negated } => {
+                negated
+            }
+            BaseOp::Numeric(c) | BaseOp::Date(c) => c == Cmp::Ne,
+            _ => false,
+        }
+    }
+
+    /// Operators whose values may contain policy variables (IAM User Guide, "Where you can use
+    /// policy variables": string and ARN operators).
+    pub fn takes_variables(self) -> bool {
+        matches!(self, BaseOp::String { .. } | BaseOp::Arn { .. })
+    }
+}
+
+/// The set prefix of an operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetOp {
+    ForAnyValue,
+    ForAllValues,
+}
+
+/// A parsed operator name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Operator {
+    pub name: String,
+    pub set: Option<SetOp>,
+    pub base: BaseOp,
+    pub if_exists: bool,
+}
+
+const BASE_NAMES: &[(&str, BaseOp)] = &[
+    (
+        "StringEquals",
+        BaseOp::String {
+            negated: false,
+            ignore_case: false,
+            like: false,
+        },
+    ),
+    (
+        "StringNotEquals",
+        BaseOp::String {
+            negated: true,
+            ignore_case: false,
+            like: false,
+        },
+    ),
+    (
+        "StringEqualsIgnoreCase",
+        BaseOp::String {
+            negated: false,
+            ignore_case: true,
+            like: false,
+        },
+    ),
+    (
+        "StringNotEqualsIgnoreCase",
+        BaseOp::String {
+            negated: true,
+            ignore_case: true,
+            like: false,
+        },
+    ),
+    (
+        "StringLike",
+        BaseOp::String {
+            negated: false,
+            ignore_case: false,
+            like: true,
+        },
+    ),
+    (
+        "StringNotLike",
+        BaseOp::String {
+            negated: true,
+            ignore_case: false,
+            like: true,
+        },
+    ),
+    ("NumericEquals", BaseOp::Numeric(Cmp::Eq)),
+    ("NumericNotEquals", BaseOp::Numeric(Cmp::Ne)),
+    ("NumericLessThan", BaseOp::Numeric(Cmp::Lt)),
+    ("NumericLessThanEquals", BaseOp::Numeric(Cmp::Le)),
+    ("NumericGreaterThan", BaseOp::Numeric(Cmp::Gt)),
+    ("NumericGreaterThanEquals", BaseOp::Numeric(Cmp::Ge)),
+    ("DateEquals", BaseOp::Date(Cmp::Eq)),
+    ("DateNotEquals", BaseOp::Date(Cmp::Ne)),
+    ("DateLessThan", BaseOp::Date(Cmp::Lt)),
+    ("DateLessThanEquals", BaseOp::Date(Cmp::Le)),
+    ("DateGreaterThan", BaseOp::Date(Cmp::Gt)),
+    ("DateGreaterThanEquals", BaseOp::Date(Cmp::Ge)),
+    ("Bool", BaseOp::Bool),
+    ("BinaryEquals", BaseOp::Binary),
+    ("IpAddress", BaseOp::Ip { negated: false }),
+    ("NotIpAddress", BaseOp::Ip { negated: true }),
+    ("ArnEquals", BaseOp::Arn { negated: false }),
+    ("ArnLike", BaseOp::Arn { negated: false }),
+    ("ArnNotEquals", BaseOp::Arn { negated: true }),
+    ("ArnNotLike", BaseOp::Arn { negated: true }),
+    ("Null", BaseOp::Null),
+];
+
+/// Every valid operator name, for "did you mean" suggestions.
+pub fn all_operator_names() -> Vec<String> {
+    let mut out = Vec::new();
+    for (name, base) in BASE_NAMES {
+        for prefix in ["", "ForAnyValue:", "ForAllValues:"] {
+            out.push(format!("{prefix}{name}"));
+            if *base != BaseOp::Null {
+                out.push(format!("{prefix}{name}IfExists"));
+            }
+        }
+    }
+    out
+}
+
+/// Why an operator name was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OperatorError {
+    Unknown,
+    NullIfExists,
+}
+
+impl Operator {
+    /// Parses an operator name exactly as AWS spells it.
+    pub fn parse(name: &str) -> Result<Operator, OperatorError> {
+        let (set, rest) = if let Some(r) = name.strip_prefix("ForAnyValue:") {
+            (Some(SetOp::ForAnyValue), r)
+        } else if let Some(r) = name.strip_prefix("ForAllValues:") {
+            (Some(SetOp::ForAllValues), r)
+        } else {
+            (None, name)
+        };
+        let (base_name, if_exists) = match rest.strip_suffix("IfExists") {
+            Some(b) => (b, true),
+            None => (rest, false),
+        };
+        let base = BASE_NAMES
+            .iter()
+            .find(|(n, _)| *n == base_name)
+            .map(|(_, b)| *b)
+            .ok_or(OperatorError::Unknown)?;
+        if base == BaseOp::Null && if_exists {
+            return Err(OperatorError::NullIfExists);
+        }
+        Ok(Operator {
+            name: name.to_string(),
+            set,
+            base,
+            if_exists,
+        })
+    }
+}
+
+/// Compiled values of one condition key.
+#[derive(Debug, Clone)]
+pub enum Values {
+    Str(Vec<Pattern>),
+    Num(Vec<f64>),
+    Date(Vec<i64>),
+    Bool(Vec<bool>),
+    Binary(Vec<String>),
+    Ip(Vec<IpNet>),
+    Arn(Vec<ArnPattern>),
+    Null(Vec<bool>),
+}
+
+/// A value that does not fit its operator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValueError(pub String);
+
+/// Compiles the policy's values for `op`.
+pub fn compile_values(
+    op: &Operator,
+    raw: &[String],
+    variables: bool,
+) -> Result<Values, ValueError> {
+    let var_check = |v: &str| -> Result<(), ValueError> {
+        if variables && v.contains("${") && !op.base.takes_variables() {
+            return Err(ValueError(format!(
+                "policy variable in `{v}`: `{}` does not take policy variables",
+                op.name
+            )));
+        }
+        Ok(())
+    };
+    for v in raw {
+        var_check(v)?;
+    }
+    Ok(match op.base {
+        BaseOp::String {
+            ignore_case, like, ..
+        } => {
+            let syntax = Syntax {
+                wildcards: like,
+                variables,
+                ignore_case,
+            };
+            Values::Str(
+                raw.iter()
+                    .map(|v| Pattern::parse(v, syntax).map_err(|e| ValueError(e.0)))
+                    .collect::<Result<_, _>>()?,
+            )
+        }
+        BaseOp::Numeric(_) => Values::Num(
+            raw.iter()
+                .map(|v| {
+                    parse_number(v).ok_or_else(|| {
+                        ValueError(format!("`{v}` is not a number for `{}`", op.name))
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+        BaseOp::Date(_) => Values::Date(
+            raw.iter()
+                .map(|v| {
+                    timefmt::parse_policy_date(v).ok_or_else(|| {
+                        ValueError(format!(
+                            "`{v}` is not an ISO 8601 date or epoch seconds for `{}`",
+                            op.name
+                        ))
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+        BaseOp::Bool => Values::Bool(
+            raw.iter()
+                .map(|v| {
+                    parse_bool(v).ok_or_else(|| {
+                        ValueError(format!("`{v}` is not `true` or `false` for `Bool`"))
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+        BaseOp::Null => Values::Null(
+            raw.iter()
+                .map(|v| {
+                    parse_bool(v).ok_or_else(|| {
+                        ValueError(format!("`{v}` is not `true` or `false` for `Null`"))
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+        BaseOp::Binary => Values::Binary(raw.to_vec()),
+        BaseOp::Ip { .. } => Values::Ip(
+            raw.iter()
+                .map(|v| {
+                    parse_cidr(v).ok_or_else(|| {
+                        ValueError(format!(
+                            "`{v}` is not an IPv4 or IPv6 address or CIDR range for `{}`",
+                            op.name
+                        ))
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+        BaseOp::Arn { .. } => Values::Arn(
+            raw.iter()
+                .map(|v| ArnPattern::parse(v, variables).map_err(|e| ValueError(e.0)))
+                .collect::<Result<_, _>>()?,
+        ),
+    })
+}
+
+pub fn parse_number(v: &str) -> Option<f64> {
+    let t = v.trim();
+    if t.is_empty() {
+        return None;
+    }
+    t.parse::<f64>().ok().filter(|f| f.is_finite())
+}
+
+pub fn parse_bool(v: &str) -> Option<bool> {
+    if v.eq_ignore_ascii_case("true") {
+        Some(true)
+    } else if v.eq_ignore_ascii_case("false") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// A bare address means /32 (IPv4) or /128 (IPv6).
+pub fn parse_cidr(v: &str) -> Option<IpNet> {
+    let t = v.trim();
+    if let Ok(net) = t.parse::<IpNet>() {
+        return Some(net);
+    }
+    t.parse::<IpAddr>().ok().map(IpNet::from)
+}
+
+/// An ARN pattern compared segment by segment (`arn:partition:service:region:account:resource`).
+/// Wildcards do not cross the colons between the first five segments; in the resource part `*`
+/// also matches `/` and `:` (IAM User Guide, "ARN condition operators" and "Resource").
+#[derive(Debug, Clone)]
+pub enum ArnPattern {
+    Any,
+    Segments(Box<[Pattern; 6]>),
+    /// Fewer than six segments: compared as one string.
+    Whole(Pattern),
+}
+
+impl ArnPattern {
+    pub fn parse(text: &str, variables: bool) -> Result<ArnPattern, super::pattern::VariableError> {
+        let syntax = Syntax {
+            wildcards: true,
+            variables,
+            ignore_case: false,
+        };
+        if text == "*" {
+            return Ok(ArnPattern::Any);
+        }
+        let parts = split_arn_pattern(text, variables);
+        if parts.len() == 6 {
+            let mut segs: Vec<Pattern> = Vec::with_capacity(6);
+            for p in parts {
+                segs.push(Pattern::parse(p, syntax)?);
+            }
+            let arr: [Pattern; 6] = match segs.try_into() {
+                Ok(a) => a,
+                Err(_) => unreachable!("six segments checked above"),
+            };
+            Ok(ArnPattern::Segments(Box::new(arr)))
+        } else {
+            Ok(ArnPattern::Whole(Pattern::parse(text, syntax)?))
+        }
+    }
+
+    pub fn has_vars(&self) -> bool {
+        match self {
+            ArnPattern::Any => false,
+            ArnPattern::Segments(s) => s.iter().any(|p| p.has_vars()),
+            ArnPattern::Whole(p) => p.has_vars(),
+        }
+    }
+
+    pub fn variables(&self) -> Vec<&str> {
+        match self {
+            ArnPattern::Any => vec![],
+            ArnPattern::Segments(s) => s.iter().flat_map(|p| p.variables()).collect(),
+            ArnPattern::Whole(p) => p.variables().collect(),
+        }
+    }
+
+    pub fn matches_with<'v>(&self, arn: &str, lookup: &dyn Fn(&str) -> VarValue<'v>) -> Tri {
+        match self {
+            ArnPattern::Any => Tri::True,
+            ArnPattern::Whole(p) => p.matches_with(arn, lookup),
+            ArnPattern::Segments(segs) => {
+                let mut parts = arn.splitn(6, ':');
+                let mut out = Tri::True;
+                for seg in segs.iter() {
+                    let Some(part) = parts.next() else {
+                        return Tri::False;
+                    };
+                    out = out.and(seg.matches_with(part, lookup));
+                    if out == Tri::False {
+                        return Tri::False;
+                    }
+                }
+                out
+            }
+        }
+    }
+}
+
+/// Splits on `:` outside of `${...}` (variable names contain colons), into at most six parts.
+fn split_arn_pattern(text: &str, variables: bool) -> Vec<&str> {
+    let mut parts = Vec::with_capacity(6);
+    let bytes = text.as_bytes();
+    let (mut start, mut i, mut in_var) = (0usize, 0usize, false);
+    while i < bytes.len() {
+        if parts.len() == 5 {
+            break;
+        }
+        match bytes[i] {
+            b'$' if variables && !in_var && bytes.get(i + 1) == Some(&b'{') => in_var = true,
+            b'}' if in_var => in_var = false,
+            b':' if !in_var => {
+                parts.push(&text[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    parts.push(&text[start..]);
+    parts
+}
+
+/// What a request carries for a key.
+#[derive(Debug, Clone, Copy)]
+pub enum KeyState<'a> {
+    Present(&'a [String]),
+    Absent,
+    Unknown,
+}
+
+/// Evaluates one condition (operator + key + values) against the request's values for the key.
+/// `lookup` resolves policy variables in the policy's values.
+pub fn evaluate<'v>(
+    op: &Operator,
+    values: &Values,
+    state: KeyState<'_>,
+    lookup: &dyn Fn(&str) -> VarValue<'v>,
+) -> Tri {
+    if let Values::Null(expect) = values {
+        let is_null = match state {
+            KeyState::Present(v) => v.is_empty(),
+            KeyState::Absent => true,
+            KeyState::Unknown => return Tri::Unknown,
+        };
+        return Tri::from_bool(expect.iter().any(|&e| e == is_null));
+    }
+    let present = match state {
+        KeyState::Unknown => return Tri::Unknown,
+        KeyState::Present(v) if !v.is_empty() => v,
+        _ => {
+            // Missing (or empty) key.
+            return Tri::from_bool(match op.set {
+                Some(SetOp::ForAllValues) => true,
+                Some(SetOp::ForAnyValue) => op.if_exists,
+                None => op.if_exists || op.base.negated(),
+            });
+        }
+    };
+    let negated = op.base.negated();
+    // `positive(v)`: does the request value match any of the policy's values under the
+    // non-negated form of the operator?
+    let positive = |v: &str| -> Tri { positive_match(op.base, values, v, lookup) };
+    match op.set {
+        None => {
+            let mut any = Tri::False;
+            for v in present {
+                any = any.or(positive(v));
+                if any == Tri::True {
+                    break;
+                }
+            }
+            if negated {
+                any.not()
+            } else {
+                any
+            }
+        }
+        Some(SetOp::ForAnyValue) => {
+            let mut out = Tri::False;
+            for v in present {
+                let p = positive(v);
+                out = out.or(if negated { p.not() } else { p });
+                if out == Tri::True {
+                    break;
+                }
+            }
+            out
+        }
+        Some(SetOp::ForAllValues) => {
+            let mut out = Tri::True;
+            for v in present {
+                let p = positive(v);
+                out = out.and(if negated { p.not() } else { p });
+                if out == Tri::False {
+                    break;
+                }
+            }
+            out
+        }
+    }
+}
+
+fn positive_match<'v>(
+    base: BaseOp,
+    values: &Values,
+    v: &str,
+    lookup: &dyn Fn(&str) -> VarValue<'v>,
+) -> Tri {
+    match values {
+        Values::Str(pats) => {
+            let _ = base;
+            let mut out = Tri::False;
+            for p in pats {
+                out = out.or(p.matches_with(v, lookup));
+                if out == Tri::True {
+                    break;
+                }
+            }
+            out
+        }
+        Values::Arn(pats) => {
+            let mut out = Tri::False;
+            for p in pats {
+                out = out.or(p.matches_with(v, lookup));
+                if out == Tri::True {
+                    break;
+                }
+            }
+            out
+        }
+        Values::Num(nums) => {
+            let BaseOp::Numeric(cmp) = base else {
+                return Tri::False;
+            };
+            let Some(x) = parse_number(v) else {
+                return Tri::False;
+            };
+            Tri::from_bool(nums.iter().any(|n| {
+                x.partial_cmp(n)
+                    .map(|ord| cmp.holds(ord))
+                    .unwrap_or(false)
+            }))
+        }
+        Values::Date(dates) => {
+            let BaseOp::Date(cmp) = base else {
+                return Tri::False;
+            };
+            let Some(x) = timefmt::parse_policy_date(v) else {
+                return Tri::False;
+            };
+            Tri::from_bool(dates.iter().any(|d| cmp.holds(x.cmp(d))))
+        }
+        Values::Bool(bools) => match parse_bool(v) {
+            Some(b) => Tri::from_bool(bools.contains(&b)),
+            None => Tri::False,
+        },
+        Values::Binary(bins) => Tri::from_bool(bins.iter().any(|b| b == v)),
+        Values::Ip(nets) => match v.trim().parse::<IpAddr>() {
+            Ok(ip) => Tri::from_bool(nets.iter().any(|n| n.contains(&ip))),
+            Err(_) => Tri::False,
+        },
+        Values::Null(_) => Tri::False,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(name: &str) -> Operator {
+        Operator::parse(name).expect("valid operator")
+    }
+
+    fn eval(name: &str, policy: &[&str], req: Option<&[&str]>) -> Tri {
+        let o = op(name);
+        let raw: Vec<String> = policy.iter().map(|s| s.to_string()).collect();
+        let vals = compile_values(&o, &raw, true).expect("valid values");
+        let owned: Vec<String> = req
+            .unwrap_or(&[])
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let state = match req {
+            Some(_) => KeyState::Present(&owned),
+            None => KeyState::Absent,
+        };
+        evaluate(&o, &vals, state, &|_| VarValue::Absent)
+    }
+
+    #[test]
+    fn operator_names() {
+        assert!(Operator::parse("StringEquals").is_ok());
+        assert!(Operator::parse("ForAllValues:StringLikeIfExists").is_ok());
+        assert_eq!(
+            Operator::parse("NullIfExists"),
+            Err(OperatorError::NullIfExists)
+        );
+        assert_eq!(
+            Operator::parse("StringEqualz"),
+            Err(OperatorError::Unknown)
+        );
+    }
+
+    #[test]
+    fn missing_key_rules() {
+        // IAM User Guide, "Condition operators": missing key → false, negated → true.
+        assert_eq!(eval("StringEquals", &["a"], None), Tri::False);
+        assert_eq!(eval("StringNotEquals", &["a"], None), Tri::True);
+        assert_eq!(eval("StringEqualsIfExists", &["a"], None), Tri::True);
+        assert_eq!(eval("ForAllValues:StringEquals", &["a"], None), Tri::True);
+        assert_eq!(eval("ForAnyValue:StringEquals", &["a"], None), Tri::False);
+        assert_eq!(eval("Null", &["true"], None), Tri::True);
+        assert_eq!(eval("Null", &["false"], Some(&["x"])), Tri::True);
+    }
+
+    #[test]
+    fn numeric_date_ip_bool() {
+        assert_eq!(eval("NumericLessThan", &["10"], Some(&["9"])), Tri::True);
+        assert_eq!(eval("NumericLessThan", &["10"], Some(&["x"])), Tri::False);
+        assert_eq!(
+            eval(
+                "DateGreaterThan",
+                &["2020-01-01T00:00:00Z"],
+                Some(&["2024-08-01T12:19:17Z"])
+            ),
+            Tri::True
+        );
+        assert_eq!(
+            eval("DateLessThan", &["1577836800"], Some(&["2019-12-31T23:59:59Z"])),
+            Tri::True
+        );
+        assert_eq!(
+            eval("IpAddress", &["203.0.113.0/24"], Some(&["203.0.113.9"])),
+            Tri::True
+        );
+        assert_eq!(
+            eval("IpAddress", &["2001:db8::1"], Some(&["2001:db8::1"])),
+            Tri::True
+        );
+        assert_eq!(
+            eval("NotIpAddress", &["203.0.113.0/24"], Some(&["ssm.amazonaws.com"])),
+            Tri::True
+        );
+        assert_eq!(eval("Bool", &["true"], Some(&["TRUE"])), Tri::True);
+    }
+
+    #[test]
+    fn arn_segments_do_not_cross_colons() {
+        let p = ArnPattern::parse("arn:aws:ssm:*:*:session/${aws:username}-*", true)
+            .expect("valid");
+        let look = |_: &str| VarValue::Known("alice");
+        assert_eq!(
+            p.matches_with("arn:aws:ssm:us-east-1:1:session/alice-1", &look),
+            Tri::True
+        );
+        let q = ArnPattern::parse("arn:aws:ec2:*:instance/*", false).expect("valid");
+        assert!(matches!(q, ArnPattern::Whole(_)));
+        let r = ArnPattern::parse("arn:aws:ec2:us-*:123:instance/*", false).expect("valid");
+        assert_eq!(
+            r.matches_with("arn:aws:ec2:us-east-1:123:instance/i-1", &look),
+            Tri::True
+        );
+        assert_eq!(
+            r.matches_with("arn:aws:ec2:us-east-1:x:123:instance/i-1", &look),
+            Tri::False
+        );
+    }
+}

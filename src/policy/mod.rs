@@ -1,0 +1,29 @@
+//! IAM policy documents: the serde-free JSON walk that validates them, the compiled form the
+//! evaluator runs, and the lints `trailreplay validate` prints. Nothing here does I/O.
+
+pub mod compile;
+pub mod condition;
+pub mod embedded;
+pub mod knowledge;
+pub mod pattern;
+
+pub use compile::{compile_document, Compiled, CompiledPolicy, Effect, Problem, Statement};
+pub use pattern::Tri;
+
+/// Parses document text (any of the embedded forms, or `get-policy-version` output) and
+/// compiles it.
+pub fn compile_text(source: &str, text: &str) -> Compiled {
+    let parsed = embedded::decode_text(text).and_then(embedded::unwrap_policy_version);
+    match parsed {
+        Ok(doc) => compile_document(source, &doc),
+        Err(message) => Compiled {
+            policy: None,
+            errors: vec![Problem {
+                source: source.to_string(),
+                statement: None,
+                message,
+            }],
+            warnings: vec![],
+        },
+    }
+}
