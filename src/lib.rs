@@ -8,3 +8,13 @@
 
 pub mod policy;
 pub mod timefmt;
+pub mod eval;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod policyset;
+pub mod sanitize;
+pub mod simulate;
+pub mod validate;
+pub mod decode;
+pub mod source;

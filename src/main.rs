@@ -1,3 +1,9 @@
+//! The `trailreplay` binary: parse arguments, run, exit.
+
+use clap::Parser;
+
 fn main() {
-    println!("Hello, world!");
+    let cli = trailreplay::cli::Cli::parse();
+    let code = trailreplay::app::run(cli);
+    std::process::exit(code as i32);
 }

@@ -1,0 +1,253 @@
+//! Session Manager events: the owned form of the records trailreplay keeps, selected by
+//! `eventSource` and `eventName` together (Athena has its own `StartSession`).
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde_json::value::RawValue;
+
+use super::record::{self, Loose, Obj, RawRecord};
+use crate::timefmt;
+
+pub const SSM_SOURCE: &str = "ssm.amazonaws.com";
+
+/// The five Session Manager actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SsmAction {
+    StartSession,
+    TerminateSession,
+    ResumeSession,
+    DescribeSessions,
+    GetConnectionStatus,
+}
+
+impl SsmAction {
+    pub fn from_event_name(name: &str) -> Option<SsmAction> {
+        Some(match name {
+            "StartSession" => SsmAction::StartSession,
+            "TerminateSession" => SsmAction::TerminateSession,
+            "ResumeSession" => SsmAction::ResumeSession,
+            "DescribeSessions" => SsmAction::DescribeSessions,
+            "GetConnectionStatus" => SsmAction::GetConnectionStatus,
+            _ => return None,
+        })
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            SsmAction::StartSession => "StartSession",
+            SsmAction::TerminateSession => "TerminateSession",
+            SsmAction::ResumeSession => "ResumeSession",
+            SsmAction::DescribeSessions => "DescribeSessions",
+            SsmAction::GetConnectionStatus => "GetConnectionStatus",
+        }
+    }
+    pub fn iam_action(self) -> &'static str {
+        match self {
+            SsmAction::StartSession => "ssm:StartSession",
+            SsmAction::TerminateSession => "ssm:TerminateSession",
+            SsmAction::ResumeSession => "ssm:ResumeSession",
+            SsmAction::DescribeSessions => "ssm:DescribeSessions",
+            SsmAction::GetConnectionStatus => "ssm:GetConnectionStatus",
+        }
+    }
+}
+
+/// The caller, as `userIdentity` records it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Identity {
+    pub kind: Option<String>,
+    pub principal_id: Option<String>,
+    pub arn: Option<String>,
+    pub account_id: Option<String>,
+    pub access_key_id: Option<String>,
+    pub user_name: Option<String>,
+    pub invoked_by: Option<String>,
+    pub has_session_context: bool,
+    pub issuer_kind: Option<String>,
+    pub issuer_arn: Option<String>,
+    pub issuer_user_name: Option<String>,
+    pub mfa_authenticated: Option<String>,
+    pub creation_date: Option<String>,
+    pub source_identity: Option<String>,
+}
+
+/// A Session Manager event, owned, with what it needs for replay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SsmEvent {
+    pub file: Arc<str>,
+    /// Index of the record in its file, from 0.
+    pub record: u64,
+    pub action: SsmAction,
+    pub event_id: String,
+    /// As written in the log.
+    pub event_time_raw: String,
+    pub time: Option<DateTime<Utc>>,
+    pub event_version: Option<String>,
+    pub region: String,
+    pub account: String,
+    pub identity: Identity,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub target: Option<String>,
+    pub document_name: Option<String>,
+    pub request_session_id: Option<String>,
+    pub response_session_id: Option<String>,
+    pub vpc_endpoint_id: Option<String>,
+    pub tls: bool,
+    /// Why the event cannot be evaluated, when a field it needs is missing or of the wrong type.
+    pub problems: Vec<String>,
+}
+
+/// What one record turned out to be.
+pub enum Decoded {
+    /// A Session Manager event.
+    Session(Box<SsmEvent>),
+    /// An `ssm.amazonaws.com` record with another event name.
+    OtherSsm,
+    /// A CloudTrail record of another service.
+    Other,
+    /// Valid JSON, but not a CloudTrail record (no `eventSource`/`eventName`).
+    NotARecord,
+}
+
+fn field(problems: &mut Vec<String>, name: &str, v: &Loose<'_>) -> Option<String> {
+    match v {
+        Loose::Str(s) => Some(s.to_string()),
+        Loose::Missing => None,
+        other => {
+            problems.push(format!(
+                "`{name}` is {}, not a string",
+                other.wrong_type().unwrap_or("not a string")
+            ));
+            None
+        }
+    }
+}
+
+/// Turns a parsed record into what it is. `file`/`index` locate it for reports.
+pub fn classify(r: &RawRecord<'_>, file: &Arc<str>, index: u64) -> Result<Decoded, serde_json::Error> {
+    // Envelopes first.
+    if r.event_source == Loose::Missing {
+        if let Some(detail) = r.detail {
+            let inner = record::parse(detail.get().as_bytes())?;
+            return classify(&inner, file, index);
+        }
+        if let Some(text) = r.cloud_trail_event.str() {
+            let inner = record::parse(text.as_bytes())?;
+            return classify(&inner, file, index);
+        }
+    }
+    let (Some(source), Some(name)) = (r.event_source.str(), r.event_name.str()) else {
+        return Ok(Decoded::NotARecord);
+    };
+    if source != SSM_SOURCE {
+        return Ok(Decoded::Other);
+    }
+    let Some(action) = SsmAction::from_event_name(name) else {
+        return Ok(Decoded::OtherSsm);
+    };
+    Ok(Decoded::Session(Box::new(to_event(r, action, file, index))))
+}
+
+fn to_event(r: &RawRecord<'_>, action: SsmAction, file: &Arc<str>, index: u64) -> SsmEvent {
+    let mut problems = Vec::new();
+    let event_id = field(&mut problems, "eventID", &r.event_id);
+    let event_time_raw = field(&mut problems, "eventTime", &r.event_time);
+    let time = event_time_raw.as_deref().and_then(timefmt::parse_datetime);
+    if event_time_raw.is_some() && time.is_none() {
+        problems.push("`eventTime` is not an ISO 8601 time".to_string());
+    }
+    if event_time_raw.is_none() && r.event_time == Loose::Missing {
+        problems.push("no `eventTime`".to_string());
+    }
+    let region = field(&mut problems, "awsRegion", &r.aws_region);
+    if region.is_none() && r.aws_region == Loose::Missing {
+        problems.push("no `awsRegion`".to_string());
+    }
+    let mut identity = Identity::default();
+    match &r.user_identity {
+        Obj::Ok(id) => {
+            identity.kind = field(&mut problems, "userIdentity.type", &id.kind);
+            identity.principal_id = field(&mut problems, "userIdentity.principalId", &id.principal_id);
+            identity.arn = field(&mut problems, "userIdentity.arn", &id.arn);
+            identity.account_id = field(&mut problems, "userIdentity.accountId", &id.account_id);
+            identity.access_key_id = field(&mut problems, "userIdentity.accessKeyId", &id.access_key_id);
+            identity.user_name = field(&mut problems, "userIdentity.userName", &id.user_name);
+            identity.invoked_by = field(&mut problems, "userIdentity.invokedBy", &id.invoked_by);
+            match &id.session_context {
+                Obj::Ok(sc) => {
+                    identity.has_session_context = true;
+                    match &sc.session_issuer {
+                        Obj::Ok(iss) => {
+                            identity.issuer_kind = field(&mut problems, "sessionIssuer.type", &iss.kind);
+                            identity.issuer_arn = field(&mut problems, "sessionIssuer.arn", &iss.arn);
+                            identity.issuer_user_name =
+                                field(&mut problems, "sessionIssuer.userName", &iss.user_name);
+                        }
+                        Obj::Wrong(k) => problems.push(format!("`sessionIssuer` is {k}, not an object")),
+                        Obj::Missing => {}
+                    }
+                    match &sc.attributes {
+                        Obj::Ok(a) => {
+                            // `mfaAuthenticated` is a string ("true"/"false"); accept booleans too.
+                            identity.mfa_authenticated = a.mfa_authenticated.owned();
+                            identity.creation_date =
+                                field(&mut problems, "attributes.creationDate", &a.creation_date);
+                        }
+                        Obj::Wrong(k) => problems.push(format!("`sessionContext.attributes` is {k}, not an object")),
+                        Obj::Missing => {}
+                    }
+                    identity.source_identity =
+                        field(&mut problems, "sessionContext.sourceIdentity", &sc.source_identity);
+                }
+                Obj::Wrong(k) => problems.push(format!("`sessionContext` is {k}, not an object")),
+                Obj::Missing => {}
+            }
+        }
+        Obj::Wrong(k) => problems.push(format!("`userIdentity` is {k}, not an object")),
+        Obj::Missing => problems.push("no `userIdentity`".to_string()),
+    }
+    let account = field(&mut problems, "recipientAccountId", &r.recipient_account_id)
+        .or_else(|| identity.account_id.clone())
+        .unwrap_or_default();
+    let (mut target, mut document_name, mut request_session_id) = (None, None, None);
+    match &r.request_parameters {
+        Obj::Ok(p) => {
+            target = field(&mut problems, "requestParameters.target", &p.target);
+            document_name = field(&mut problems, "requestParameters.documentName", &p.document_name);
+            request_session_id = field(&mut problems, "requestParameters.sessionId", &p.session_id);
+        }
+        Obj::Wrong(k) => problems.push(format!("`requestParameters` is {k}, not an object")),
+        Obj::Missing => {}
+    }
+    let response_session_id = match &r.response_elements {
+        Obj::Ok(p) => field(&mut problems, "responseElements.sessionId", &p.session_id),
+        // `responseElements` is null for failed calls; other shapes carry nothing we need.
+        _ => None,
+    };
+    SsmEvent {
+        file: file.clone(),
+        record: index,
+        action,
+        event_id: event_id.unwrap_or_default(),
+        event_time_raw: event_time_raw.unwrap_or_default(),
+        time,
+        event_version: r.event_version.owned(),
+        region: region.unwrap_or_default(),
+        account,
+        identity,
+        source_ip: field(&mut problems, "sourceIPAddress", &r.source_ip_address),
+        user_agent: r.user_agent.owned(),
+        error_code: r.error_code.owned(),
+        error_message: r.error_message.owned(),
+        target,
+        document_name,
+        request_session_id,
+        response_session_id,
+        vpc_endpoint_id: r.vpc_endpoint_id.owned(),
+        tls: r.tls_details.is_some_and(|t: &RawValue| t.get() != "null"),
+        problems,
+    }
+}

@@ -1,0 +1,177 @@
+//! Bytes → CloudTrail records → Session Manager events.
+//!
+//! Most records in an archive are not Session Manager events, so each record's bytes are first
+//! searched for `ssm.amazonaws.com` (memchr's SIMD substring search) and only records that
+//! contain it, or that contain a `\u` escape (which could spell it differently), are parsed. The
+//! search does not depend on key order, whitespace or layout: it looks inside each record the
+//! structural scanner ([`scan`]) found. `--verify` parses every record and counts any record the
+//! pre-filter would have missed.
+
+pub mod event;
+pub mod record;
+pub mod scan;
+
+use std::io::Read;
+use std::sync::{Arc, OnceLock};
+
+use memchr::memmem;
+use serde::Serialize;
+
+pub use event::{Decoded, Identity, SsmAction, SsmEvent};
+pub use scan::{ScanError, MAX_RECORD_BYTES};
+
+/// Per-file counts. Every record lands in exactly one of `session_events`, `other_ssm`,
+/// `other_service`, `not_records`, `malformed` or `oversize`.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct FileStats {
+    pub bytes: u64,
+    pub records: u64,
+    /// Records the pre-filter passed on to the parser.
+    pub parsed: u64,
+    pub session_events: u64,
+    pub other_ssm: u64,
+    pub other_service: u64,
+    pub not_records: u64,
+    pub malformed: u64,
+    /// Malformed records that contain `ssm.amazonaws.com` (possibly lost session events).
+    pub malformed_ssm: u64,
+    pub oversize: u64,
+    pub non_object_elements: u64,
+    /// With `--verify`: session events the pre-filter would have missed (should be 0).
+    pub verify_misses: u64,
+}
+
+impl FileStats {
+    pub fn add(&mut self, o: &FileStats) {
+        self.bytes += o.bytes;
+        self.records += o.records;
+        self.parsed += o.parsed;
+        self.session_events += o.session_events;
+        self.other_ssm += o.other_ssm;
+        self.other_service += o.other_service;
+        self.not_records += o.not_records;
+        self.malformed += o.malformed;
+        self.malformed_ssm += o.malformed_ssm;
+        self.oversize += o.oversize;
+        self.non_object_elements += o.non_object_elements;
+        self.verify_misses += o.verify_misses;
+    }
+}
+
+/// What decoding one file produced.
+#[derive(Debug, Default)]
+pub struct FileOutcome {
+    pub events: Vec<SsmEvent>,
+    pub stats: FileStats,
+    /// Problems with single records (the rest of the file was read).
+    pub record_errors: Vec<String>,
+    /// Why the file could not be read to the end, if it could not.
+    pub fatal: Option<String>,
+}
+
+/// Options for decoding.
+#[derive(Debug, Clone, Copy)]
+pub struct DecodeOptions {
+    pub verify: bool,
+    pub max_record: usize,
+}
+
+impl Default for DecodeOptions {
+    fn default() -> Self {
+        DecodeOptions {
+            verify: false,
+            max_record: MAX_RECORD_BYTES,
+        }
+    }
+}
+
+/// Record errors kept per file (the rest are counted).
+const MAX_RECORD_ERRORS: usize = 20;
+
+fn marker() -> &'static memmem::Finder<'static> {
+    static F: OnceLock<memmem::Finder<'static>> = OnceLock::new();
+    F.get_or_init(|| memmem::Finder::new(event::SSM_SOURCE.as_bytes()))
+}
+
+fn escape_marker() -> &'static memmem::Finder<'static> {
+    static F: OnceLock<memmem::Finder<'static>> = OnceLock::new();
+    F.get_or_init(|| memmem::Finder::new(b"\\u"))
+}
+
+/// Could this record be a Session Manager event? (Cheap; no parsing.)
+pub fn prefilter(bytes: &[u8]) -> bool {
+    marker().find(bytes).is_some() || escape_marker().find(bytes).is_some()
+}
+
+/// Decodes one stream of log data (already decompressed).
+pub fn decode_stream<R: Read>(reader: R, file: &Arc<str>, opts: DecodeOptions) -> FileOutcome {
+    let mut out = FileOutcome::default();
+    let mut errors_seen = 0usize;
+    let result = scan::scan(reader, opts.max_record, |_, index, bytes| {
+        let st = &mut out.stats;
+        let candidate = prefilter(bytes);
+        if !candidate && !opts.verify {
+            st.other_service += 1;
+            return;
+        }
+        st.parsed += 1;
+        let lossy;
+        let parsed = match record::parse(bytes) {
+            Ok(r) => Ok(r),
+            Err(e) if std::str::from_utf8(bytes).is_err() => {
+                // Invalid UTF-8: read it with replacement characters rather than lose it.
+                lossy = String::from_utf8_lossy(bytes).into_owned();
+                record::parse(lossy.as_bytes()).map_err(|_| e)
+            }
+            Err(e) => Err(e),
+        };
+        let decoded = parsed.and_then(|r| event::classify(&r, file, index));
+        match decoded {
+            Ok(Decoded::Session(ev)) => {
+                if !candidate {
+                    st.verify_misses += 1;
+                }
+                st.session_events += 1;
+                out.events.push(*ev);
+            }
+            Ok(Decoded::OtherSsm) => st.other_ssm += 1,
+            Ok(Decoded::Other) => st.other_service += 1,
+            Ok(Decoded::NotARecord) => st.not_records += 1,
+            Err(e) => {
+                st.malformed += 1;
+                if marker().find(bytes).is_some() {
+                    st.malformed_ssm += 1;
+                }
+                errors_seen += 1;
+                if errors_seen <= MAX_RECORD_ERRORS {
+                    out.record_errors
+                        .push(format!("record {}: invalid JSON: {e}", index + 1));
+                }
+            }
+        }
+    });
+    let stats = match result {
+        Ok(s) => s,
+        Err((s, e)) => {
+            out.fatal = Some(e.to_string());
+            s
+        }
+    };
+    out.stats.records = stats.units + stats.oversize;
+    out.stats.bytes = stats.bytes;
+    out.stats.oversize = stats.oversize;
+    out.stats.non_object_elements = stats.non_objects;
+    if stats.oversize > 0 {
+        out.record_errors.push(format!(
+            "{} record(s) larger than {} bytes skipped",
+            stats.oversize, opts.max_record
+        ));
+    }
+    if errors_seen > MAX_RECORD_ERRORS {
+        out.record_errors.push(format!(
+            "{} more invalid record(s) not shown",
+            errors_seen - MAX_RECORD_ERRORS
+        ));
+    }
+    out
+}

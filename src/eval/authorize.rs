@@ -1,0 +1,421 @@
+//! The decision: compiled policies × request → `allowed`, `explicitDeny`, `implicitDeny` or
+//! `indeterminate`, with the statements that decided it.
+//!
+//! IAM User Guide, "Policy evaluation logic": an explicit deny in any policy wins; otherwise the
+//! identity-based policies must allow, every SCP level must allow, and the permissions boundary
+//! and session policies must allow when present. A boundary, SCP or session policy alone grants
+//! nothing. Evaluation is three-valued: where a key is unknown and the decision would differ with
+//! its value, the decision is `indeterminate` and names the keys.
+
+use std::fmt;
+
+use super::request::{Env, Request, Resource, TagState};
+use crate::policy::compile::{CompiledPolicy, Effect, Statement};
+use crate::policy::condition;
+use crate::policy::pattern::Tri;
+
+/// The four decision words (the first three are those of AWS's policy simulator).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Decision {
+    Allowed,
+    Indeterminate,
+    ImplicitDeny,
+    ExplicitDeny,
+}
+
+impl Decision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Allowed => "allowed",
+            Decision::ExplicitDeny => "explicitDeny",
+            Decision::ImplicitDeny => "implicitDeny",
+            Decision::Indeterminate => "indeterminate",
+        }
+    }
+    pub fn is_denied(self) -> bool {
+        matches!(self, Decision::ExplicitDeny | Decision::ImplicitDeny)
+    }
+}
+
+impl fmt::Display for Decision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which kind of policy a statement came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyKind {
+    Identity,
+    Scp(usize),
+    Boundary,
+    Session,
+}
+
+impl fmt::Display for PolicyKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PolicyKind::Identity => f.write_str("identity-based policy"),
+            PolicyKind::Scp(level) => write!(f, "SCP level {}", level + 1),
+            PolicyKind::Boundary => f.write_str("permissions boundary"),
+            PolicyKind::Session => f.write_str("session policy"),
+        }
+    }
+}
+
+/// A statement that took part in a decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deciding {
+    pub policy: String,
+    pub kind: PolicyKind,
+    /// 1-based.
+    pub statement: usize,
+    pub sid: Option<String>,
+    pub effect: Effect,
+}
+
+impl fmt::Display for Deciding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} statement {}", self.policy, self.statement)?;
+        if let Some(sid) = self.sid.as_deref().filter(|s| !s.is_empty()) {
+            write!(f, " (Sid {sid})")?;
+        }
+        Ok(())
+    }
+}
+
+/// The policies that apply to one principal.
+#[derive(Debug, Clone, Default)]
+pub struct PolicyStack<'p> {
+    pub identity: Vec<&'p CompiledPolicy>,
+    /// The root user: identity policies do not apply and the identity gate is open.
+    pub identity_implicit_allow: bool,
+    pub scp_levels: Vec<Vec<&'p CompiledPolicy>>,
+    pub boundary: Option<&'p CompiledPolicy>,
+    pub session: Vec<&'p CompiledPolicy>,
+}
+
+/// The decision for one resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceEvaluation {
+    pub arn: String,
+    pub decision: Decision,
+    pub deciding: Vec<Deciding>,
+    pub unknown_keys: Vec<String>,
+    pub reason: String,
+}
+
+/// The decision for a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Evaluation {
+    pub decision: Decision,
+    pub resources: Vec<ResourceEvaluation>,
+    pub deciding: Vec<Deciding>,
+    pub unknown_keys: Vec<String>,
+    pub reason: String,
+}
+
+const DOC_CHECK_KEY: &str = "ssm:sessiondocumentaccesscheck";
+
+/// Evaluates `request` against `stack`.
+pub fn evaluate(stack: &PolicyStack<'_>, request: &Request, principal_tags: &TagState) -> Evaluation {
+    let mut per_resource: Vec<ResourceEvaluation> = request
+        .resources
+        .iter()
+        .map(|r| evaluate_resource(stack, request, r, principal_tags))
+        .collect();
+    if let Some(doc) = &request.default_document {
+        let overall = combine(&per_resource);
+        let requires_check = overall == Decision::Allowed
+            && per_resource.iter().all(|r| {
+                let allows: Vec<&Deciding> = r
+                    .deciding
+                    .iter()
+                    .filter(|d| d.effect == Effect::Allow && d.kind == PolicyKind::Identity)
+                    .collect();
+                !allows.is_empty()
+                    && allows.iter().all(|d| {
+                        find_statement(stack, d).is_some_and(|s| s.has_condition_key(DOC_CHECK_KEY))
+                    })
+            });
+        if requires_check {
+            per_resource.push(evaluate_resource(stack, request, doc, principal_tags));
+        }
+    }
+    let decision = combine(&per_resource);
+    let deciding_res: Vec<&ResourceEvaluation> = per_resource
+        .iter()
+        .filter(|r| r.decision == decision)
+        .collect();
+    let mut deciding: Vec<Deciding> = Vec::new();
+    let mut unknown_keys: Vec<String> = Vec::new();
+    for r in &deciding_res {
+        for d in &r.deciding {
+            if !deciding.contains(d) {
+                deciding.push(d.clone());
+            }
+        }
+        for k in &r.unknown_keys {
+            if !unknown_keys.contains(k) {
+                unknown_keys.push(k.clone());
+            }
+        }
+    }
+    let reason = if per_resource.len() == 1 {
+        per_resource[0].reason.clone()
+    } else {
+        deciding_res
+            .iter()
+            .map(|r| format!("{}: {}", r.arn, r.reason))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    Evaluation {
+        decision,
+        resources: per_resource,
+        deciding,
+        unknown_keys,
+        reason,
+    }
+}
+
+fn find_statement<'p>(stack: &PolicyStack<'p>, d: &Deciding) -> Option<&'p Statement> {
+    stack
+        .identity
+        .iter()
+        .find(|p| p.name == d.policy)
+        .and_then(|p| p.statements.iter().find(|s| s.index + 1 == d.statement))
+}
+
+/// The most restrictive decision over resources: explicit deny, then implicit deny, then
+/// indeterminate, then allowed.
+pub fn combine(rs: &[ResourceEvaluation]) -> Decision {
+    rs.iter()
+        .map(|r| r.decision)
+        .max()
+        .unwrap_or(Decision::ImplicitDeny)
+}
+
+struct Gate {
+    kind: PolicyKind,
+    name: String,
+    allow: Tri,
+    allowing: Vec<Deciding>,
+}
+
+fn deciding(policy: &CompiledPolicy, kind: PolicyKind, s: &Statement) -> Deciding {
+    Deciding {
+        policy: policy.name.clone(),
+        kind,
+        statement: s.index + 1,
+        sid: s.sid.clone(),
+        effect: s.effect,
+    }
+}
+
+fn evaluate_resource(
+    stack: &PolicyStack<'_>,
+    request: &Request,
+    resource: &Resource,
+    principal_tags: &TagState,
+) -> ResourceEvaluation {
+    let env = Env {
+        context: &request.context,
+        resource,
+        principal_tags,
+    };
+    let action = request.action_lower();
+    let mut deny = Tri::False;
+    let mut denying: Vec<Deciding> = Vec::new();
+    let mut unknown: Vec<String> = Vec::new();
+    let mut gates: Vec<Gate> = Vec::new();
+
+    let mut visit = |policies: &[&CompiledPolicy], kind: PolicyKind, gate_name: String, gates: &mut Vec<Gate>| {
+        let mut allow = Tri::False;
+        let mut allowing = Vec::new();
+        for p in policies {
+            for s in &p.statements {
+                let r = statement_applies(s, action, &env, &mut unknown);
+                match (s.effect, r) {
+                    (_, Tri::False) => {}
+                    (Effect::Deny, t) => {
+                        deny = deny.or(t);
+                        if t == Tri::True {
+                            denying.push(deciding(p, kind, s));
+                        }
+                    }
+                    (Effect::Allow, t) => {
+                        allow = allow.or(t);
+                        if t == Tri::True {
+                            allowing.push(deciding(p, kind, s));
+                        }
+                    }
+                }
+            }
+        }
+        gates.push(Gate {
+            kind,
+            name: gate_name,
+            allow,
+            allowing,
+        });
+    };
+
+    visit(&stack.identity, PolicyKind::Identity, String::new(), &mut gates);
+    if stack.identity_implicit_allow {
+        if let Some(g) = gates.last_mut() {
+            g.allow = Tri::True;
+        }
+    }
+    for (level, scps) in stack.scp_levels.iter().enumerate() {
+        let name = scps.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ");
+        visit(scps, PolicyKind::Scp(level), name, &mut gates);
+    }
+    if let Some(b) = stack.boundary {
+        visit(&[b], PolicyKind::Boundary, b.name.clone(), &mut gates);
+    }
+    if !stack.session.is_empty() {
+        let name = stack.session.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ");
+        visit(&stack.session, PolicyKind::Session, name, &mut gates);
+    }
+
+    let allowed = gates.iter().fold(Tri::True, |acc, g| acc.and(g.allow));
+    let arn = resource.arn.clone();
+    let (decision, deciding, reason) = match (deny, allowed) {
+        (Tri::True, _) => {
+            let reason = format!(
+                "explicit deny in {}",
+                denying.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
+            );
+            (Decision::ExplicitDeny, denying, reason)
+        }
+        (Tri::False, Tri::True) => {
+            let allowing: Vec<Deciding> = gates.iter().flat_map(|g| g.allowing.clone()).collect();
+            let reason = if allowing.is_empty() {
+                "allowed: the root user is not subject to identity-based policies".to_string()
+            } else {
+                format!(
+                    "allowed by {}",
+                    allowing.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
+                )
+            };
+            (Decision::Allowed, allowing, reason)
+        }
+        (_, Tri::False) => {
+            let failed: Vec<String> = gates
+                .iter()
+                .filter(|g| g.allow == Tri::False)
+                .map(|g| match g.kind {
+                    PolicyKind::Identity => format!(
+                        "no identity-based policy allows {} on {}",
+                        request.action(),
+                        resource.arn
+                    ),
+                    kind => format!("{kind} ({}) does not allow it", g.name),
+                })
+                .collect();
+            let mut reason = format!("implicit deny: {}", failed.join("; "));
+            if deny == Tri::Unknown {
+                unknown.sort();
+                unknown.dedup();
+                reason.push_str(&format!(
+                    " (an explicit deny may also apply, depending on {})",
+                    unknown.join(", ")
+                ));
+            }
+            (Decision::ImplicitDeny, Vec::new(), reason)
+        }
+        _ => {
+            unknown.sort();
+            unknown.dedup();
+            let reason = format!("depends on unknown keys: {}", unknown.join(", "));
+            let allowing: Vec<Deciding> = gates.iter().flat_map(|g| g.allowing.clone()).collect();
+            (Decision::Indeterminate, allowing, reason)
+        }
+    };
+    if decision != Decision::Indeterminate && deny != Tri::Unknown {
+        unknown.clear();
+    }
+    unknown.sort();
+    unknown.dedup();
+    ResourceEvaluation {
+        arn,
+        decision,
+        deciding,
+        unknown_keys: unknown,
+        reason,
+    }
+}
+
+/// Does the statement apply to the request on this resource? Unknown keys that make the answer
+/// `Unknown` are added to `unknown`.
+pub fn statement_applies(s: &Statement, action: &str, env: &Env<'_>, unknown: &mut Vec<String>) -> Tri {
+    if !s.action_applies(action) {
+        return Tri::False;
+    }
+    let lookup = |k: &str| env.var(k);
+    let mut res = Tri::False;
+    let mut res_vars_unknown = false;
+    for p in &s.resources {
+        let m = p.matches_with(&env.resource.arn, &lookup);
+        if m == Tri::Unknown {
+            res_vars_unknown = true;
+        }
+        res = res.or(m);
+        if res == Tri::True {
+            break;
+        }
+    }
+    if s.not_resource {
+        res = res.not();
+    }
+    if res == Tri::False {
+        return Tri::False;
+    }
+    let mut out = res;
+    let mut local: Vec<String> = Vec::new();
+    if res_vars_unknown && res == Tri::Unknown {
+        for p in &s.resources {
+            for v in p.variables() {
+                if matches!(env.var(v), crate::policy::pattern::VarValue::Unknown) {
+                    local.push(v.to_string());
+                }
+            }
+        }
+    }
+    for c in &s.conditions {
+        let state = env.state(&c.key);
+        let r = condition::evaluate(&c.operator, &c.values, state, &lookup);
+        if r == Tri::Unknown {
+            if matches!(state, condition::KeyState::Unknown) {
+                local.push(c.key_display.clone());
+            }
+            if let condition::Values::Str(ps) = &c.values {
+                for p in ps {
+                    for v in p.variables() {
+                        if matches!(env.var(v), crate::policy::pattern::VarValue::Unknown) {
+                            local.push(v.to_string());
+                        }
+                    }
+                }
+            }
+            if let condition::Values::Arn(ps) = &c.values {
+                for p in ps {
+                    for v in p.variables() {
+                        if matches!(env.var(v), crate::policy::pattern::VarValue::Unknown) {
+                            local.push(v.to_string());
+                        }
+                    }
+                }
+            }
+        }
+        out = out.and(r);
+        if out == Tri::False {
+            return Tri::False;
+        }
+    }
+    if out == Tri::Unknown {
+        unknown.append(&mut local);
+    }
+    out
+}

@@ -1,0 +1,8 @@
+//! Evaluation: compiled policies × authorization request → decision with the statements that
+//! decided it. Like [`crate::policy`], this module does no I/O.
+
+pub mod authorize;
+pub mod request;
+
+pub use authorize::{evaluate, Decision, Deciding, Evaluation, PolicyKind, PolicyStack};
+pub use request::{Context, KeyValue, Request, Resource, TagState};

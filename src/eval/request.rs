@@ -1,0 +1,185 @@
+//! The authorization request: action, resources (each with its tags) and condition context,
+//! where every key is known, absent, or unknown (the log cannot tell).
+
+use std::collections::HashMap;
+
+use crate::policy::condition::KeyState;
+use crate::policy::pattern::VarValue;
+
+/// What the request carries for one condition key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyValue {
+    Known(Vec<String>),
+    Absent,
+    Unknown,
+}
+
+/// Tags of a resource or principal. Keys are stored lowercased: tag keys in condition keys
+/// compare case-insensitively (IAM User Guide, "Controlling access using tags").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TagState {
+    Known(HashMap<String, String>),
+    Unknown,
+}
+
+impl TagState {
+    pub fn known<I, K, V>(tags: I) -> TagState
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: Into<String>,
+    {
+        TagState::Known(
+            tags.into_iter()
+                .map(|(k, v)| (k.as_ref().to_lowercase(), v.into()))
+                .collect(),
+        )
+    }
+    pub fn none() -> TagState {
+        TagState::Known(HashMap::new())
+    }
+    fn state(&self, key: &str) -> KeyState<'_> {
+        match self {
+            TagState::Known(map) => match map.get(key) {
+                Some(v) => KeyState::Present(std::slice::from_ref(v)),
+                None => KeyState::Absent,
+            },
+            TagState::Unknown => KeyState::Unknown,
+        }
+    }
+}
+
+/// A resource the request names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resource {
+    pub arn: String,
+    pub tags: TagState,
+}
+
+impl Resource {
+    pub fn new(arn: impl Into<String>, tags: TagState) -> Resource {
+        Resource {
+            arn: arn.into(),
+            tags,
+        }
+    }
+}
+
+/// The condition context. Keys are lowercased (condition key names are case-insensitive).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Context {
+    values: HashMap<String, KeyValue>,
+    /// In a replay, a key the mapping did not set is one the log cannot tell: unknown. In
+    /// `simulate`, like AWS's simulator, it is absent.
+    pub missing_is_unknown: bool,
+}
+
+impl Context {
+    pub fn new(missing_is_unknown: bool) -> Context {
+        Context {
+            values: HashMap::new(),
+            missing_is_unknown,
+        }
+    }
+    pub fn set(&mut self, key: &str, value: impl Into<String>) {
+        self.values
+            .insert(key.to_lowercase(), KeyValue::Known(vec![value.into()]));
+    }
+    pub fn push(&mut self, key: &str, value: impl Into<String>) {
+        match self.values.entry(key.to_lowercase()).or_insert(KeyValue::Absent) {
+            KeyValue::Known(v) => v.push(value.into()),
+            slot => *slot = KeyValue::Known(vec![value.into()]),
+        }
+    }
+    pub fn set_absent(&mut self, key: &str) {
+        self.values.insert(key.to_lowercase(), KeyValue::Absent);
+    }
+    pub fn set_unknown(&mut self, key: &str) {
+        self.values.insert(key.to_lowercase(), KeyValue::Unknown);
+    }
+    pub fn get(&self, key: &str) -> Option<&KeyValue> {
+        self.values.get(&key.to_lowercase())
+    }
+    /// Iterates over the keys set explicitly (lowercased), in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &KeyValue)> {
+        self.values.iter()
+    }
+}
+
+/// An authorization request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    action: String,
+    action_lower: String,
+    pub resources: Vec<Resource>,
+    /// StartSession without `documentName`: the default `SSM-SessionManagerRunShell` document,
+    /// checked only when every statement that allows the request requires
+    /// `ssm:SessionDocumentAccessCheck` (Systems Manager User Guide, "Enforce a session document
+    /// permission check for the AWS CLI").
+    pub default_document: Option<Resource>,
+    pub context: Context,
+}
+
+impl Request {
+    pub fn new(action: &str, resources: Vec<Resource>, context: Context) -> Request {
+        Request {
+            action: action.to_string(),
+            action_lower: action.to_ascii_lowercase(),
+            resources,
+            default_document: None,
+            context,
+        }
+    }
+    pub fn action(&self) -> &str {
+        &self.action
+    }
+    pub fn action_lower(&self) -> &str {
+        &self.action_lower
+    }
+}
+
+/// Everything a condition may look up while one resource is evaluated.
+pub struct Env<'a> {
+    pub context: &'a Context,
+    pub resource: &'a Resource,
+    pub principal_tags: &'a TagState,
+}
+
+const RESOURCE_TAG_PREFIXES: [&str; 2] = ["aws:resourcetag/", "ssm:resourcetag/"];
+const PRINCIPAL_TAG_PREFIX: &str = "aws:principaltag/";
+
+impl<'a> Env<'a> {
+    /// The state of a lowercased key.
+    pub fn state(&self, key: &str) -> KeyState<'a> {
+        // A key set in the context wins (this is how `simulate --context` gives resource tags).
+        match self.context.values.get(key) {
+            Some(KeyValue::Known(v)) => return KeyState::Present(v),
+            Some(KeyValue::Absent) => return KeyState::Absent,
+            Some(KeyValue::Unknown) => return KeyState::Unknown,
+            None => {}
+        }
+        for prefix in RESOURCE_TAG_PREFIXES {
+            if let Some(tag) = key.strip_prefix(prefix) {
+                return self.resource.tags.state(tag);
+            }
+        }
+        if let Some(tag) = key.strip_prefix(PRINCIPAL_TAG_PREFIX) {
+            return self.principal_tags.state(tag);
+        }
+        if self.context.missing_is_unknown {
+            KeyState::Unknown
+        } else {
+            KeyState::Absent
+        }
+    }
+
+    /// The value of a policy variable (lowercased key).
+    pub fn var(&self, key: &str) -> VarValue<'a> {
+        match self.state(key) {
+            KeyState::Present([one]) => VarValue::Known(one.as_str()),
+            KeyState::Present([]) | KeyState::Absent => VarValue::Absent,
+            // A multivalued key cannot be a variable; the value to use is unknowable.
+            KeyState::Present(_) | KeyState::Unknown => VarValue::Unknown,
+        }
+    }
+}

@@ -1,0 +1,45 @@
+//! `trailreplay validate`: errors (what AWS would refuse) and warnings (likely mistakes) for
+//! policy files of every form trailreplay reads.
+
+use crate::policy::{compile_text, Problem};
+use crate::policyset::{PolicyInput, PolicySet};
+
+/// What one file yielded.
+#[derive(Debug, Default)]
+pub struct FileReport {
+    pub errors: Vec<Problem>,
+    pub warnings: Vec<Problem>,
+}
+
+/// Checks one file's text. `name` names it in messages.
+pub fn check(name: &str, text: &str) -> FileReport {
+    let is_snapshot = crate::policy::embedded::decode_text(text)
+        .map(|v| {
+            ["UserDetailList", "RoleDetailList", "GroupDetailList", "Policies"]
+                .iter()
+                .any(|k| v.get(k).is_some())
+        })
+        .unwrap_or(false);
+    if is_snapshot {
+        let input = PolicyInput {
+            name: name.to_string(),
+            text: text.to_string(),
+        };
+        match PolicySet::load(std::slice::from_ref(&input)) {
+            Ok(set) => FileReport {
+                errors: vec![],
+                warnings: set.warnings,
+            },
+            Err(errors) => FileReport {
+                errors,
+                warnings: vec![],
+            },
+        }
+    } else {
+        let c = compile_text(name, text);
+        FileReport {
+            errors: c.errors,
+            warnings: c.warnings,
+        }
+    }
+}
