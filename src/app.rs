@@ -20,7 +20,7 @@ pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Simulate(a) => run_simulate(a),
         Command::Validate(a) => run_validate(a),
-        Command::Replay(_a) => ExitCode::Trouble,
+        Command::Replay(a) => crate::replay_cmd::run(a),
         Command::Generate(_a) => match Ok::<String, String>(String::new()) {
             Ok(summary) => {
                 println!("{summary}");

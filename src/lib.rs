@@ -18,3 +18,8 @@ pub mod simulate;
 pub mod validate;
 pub mod decode;
 pub mod source;
+pub mod mapping;
+pub mod compare;
+pub mod replay;
+pub mod replay_cmd;
+pub mod report;

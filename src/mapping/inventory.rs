@@ -1,0 +1,210 @@
+//! Resource tags from an inventory: `aws ec2 describe-instances` output,
+//! `aws resourcegroupstaggingapi get-resources` output, or a CSV `resource,key,value`.
+//!
+//! A resource in the inventory without tags has its tag keys absent; a resource in no inventory
+//! has them unknown; with no inventory at all, every tag key is unknown.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use crate::eval::TagState;
+
+/// Tags by resource ARN and by bare resource ID (instance IDs are unique, and anonymised logs
+/// can carry regions an inventory does not).
+#[derive(Debug, Default)]
+pub struct Inventory {
+    by_arn: HashMap<String, HashMap<String, String>>,
+    by_id: HashMap<String, HashMap<String, String>>,
+    loaded: bool,
+}
+
+fn tag_list(v: Option<&Value>) -> HashMap<String, String> {
+    v.and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|t| {
+                    Some((
+                        t.get("Key")?.as_str()?.to_lowercase(),
+                        t.get("Value")?.as_str().unwrap_or("").to_string(),
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `us-east-1a` → `us-east-1`.
+fn region_of_zone(az: &str) -> &str {
+    az.trim_end_matches(|c: char| c.is_ascii_lowercase() && !c.is_ascii_digit())
+        .trim_end_matches('-')
+}
+
+fn resource_id(arn: &str) -> Option<&str> {
+    let res = arn.splitn(6, ':').nth(5)?;
+    res.rsplit('/').next()
+}
+
+impl Inventory {
+    pub fn is_loaded(&self) -> bool {
+        self.loaded
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_arn.len().max(self.by_id.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Adds one inventory file's text. `name` names it in errors.
+    pub fn add(&mut self, name: &str, text: &str) -> Result<usize, String> {
+        self.loaded = true;
+        let t = text.trim_start_matches('\u{feff}').trim_start();
+        if t.starts_with('{') {
+            let v: Value =
+                serde_json::from_str(t).map_err(|e| format!("{name}: invalid JSON: {e}"))?;
+            if let Some(res) = v.get("Reservations").and_then(Value::as_array) {
+                let mut n = 0;
+                for r in res {
+                    let owner = r.get("OwnerId").and_then(Value::as_str).unwrap_or("");
+                    for i in r.get("Instances").and_then(Value::as_array).into_iter().flatten() {
+                        let Some(id) = i.get("InstanceId").and_then(Value::as_str) else {
+                            continue;
+                        };
+                        let tags = tag_list(i.get("Tags"));
+                        let az = i
+                            .get("Placement")
+                            .and_then(|p| p.get("AvailabilityZone"))
+                            .and_then(Value::as_str)
+                            .unwrap_or("");
+                        if !az.is_empty() && !owner.is_empty() {
+                            let arn = format!(
+                                "arn:aws:ec2:{}:{owner}:instance/{id}",
+                                region_of_zone(az)
+                            );
+                            self.by_arn.insert(arn, tags.clone());
+                        }
+                        self.by_id.insert(id.to_string(), tags);
+                        n += 1;
+                    }
+                }
+                return Ok(n);
+            }
+            if let Some(list) = v.get("ResourceTagMappingList").and_then(Value::as_array) {
+                let mut n = 0;
+                for m in list {
+                    let Some(arn) = m.get("ResourceARN").and_then(Value::as_str) else {
+                        continue;
+                    };
+                    let tags = tag_list(m.get("Tags"));
+                    if arn.contains(":instance/") || arn.contains(":managed-instance/") {
+                        if let Some(id) = resource_id(arn) {
+                            self.by_id.insert(id.to_string(), tags.clone());
+                        }
+                    }
+                    self.by_arn.insert(arn.to_string(), tags);
+                    n += 1;
+                }
+                return Ok(n);
+            }
+            return Err(format!(
+                "{name}: not an inventory: expected `describe-instances` output (`Reservations`), \
+                 `get-resources` output (`ResourceTagMappingList`) or CSV `resource,key,value`"
+            ));
+        }
+        self.add_csv(name, t)
+    }
+
+    fn add_csv(&mut self, name: &str, text: &str) -> Result<usize, String> {
+        let mut rdr = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(false)
+            .from_reader(text.as_bytes());
+        let headers = rdr
+            .headers()
+            .map_err(|e| format!("{name}: {e}"))?
+            .iter()
+            .map(|h| h.trim().to_ascii_lowercase())
+            .collect::<Vec<_>>();
+        if headers != ["resource", "key", "value"] {
+            return Err(format!(
+                "{name}: CSV inventory must have the header `resource,key,value`"
+            ));
+        }
+        let mut n = 0;
+        for (i, rec) in rdr.records().enumerate() {
+            let rec = rec.map_err(|e| format!("{name}: line {}: {e}", i + 2))?;
+            let resource = rec.get(0).unwrap_or("").trim();
+            let key = rec.get(1).unwrap_or("").trim();
+            let value = rec.get(2).unwrap_or("");
+            if resource.is_empty() {
+                return Err(format!("{name}: line {}: empty resource", i + 2));
+            }
+            let map = if resource.starts_with("arn:") {
+                self.by_arn.entry(resource.to_string()).or_default()
+            } else {
+                self.by_id.entry(resource.to_string()).or_default()
+            };
+            // An empty key lists a resource that has no tags.
+            if !key.is_empty() {
+                map.insert(key.to_lowercase(), value.to_string());
+            }
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// The tags of a resource.
+    pub fn tags(&self, arn: &str, id: Option<&str>) -> TagState {
+        if !self.loaded {
+            return TagState::Unknown;
+        }
+        if let Some(t) = self.by_arn.get(arn) {
+            return TagState::Known(t.clone());
+        }
+        if let Some(t) = id.and_then(|i| self.by_id.get(i)) {
+            return TagState::Known(t.clone());
+        }
+        TagState::Unknown
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn describe_instances() {
+        let mut inv = Inventory::default();
+        let n = inv
+            .add(
+                "i.json",
+                r#"{"Reservations":[{"OwnerId":"111","Instances":[{"InstanceId":"i-1","Placement":{"AvailabilityZone":"us-east-2a"},"Tags":[{"Key":"Finance","Value":"WebServers"}]},{"InstanceId":"i-2","Placement":{"AvailabilityZone":"us-east-2b"}}]}]}"#,
+            )
+            .expect("inventory");
+        assert_eq!(n, 2);
+        let t = inv.tags("arn:aws:ec2:us-east-2:111:instance/i-1", None);
+        assert_eq!(t, TagState::known([("finance", "WebServers")]));
+        assert_eq!(inv.tags("x", Some("i-2")), TagState::none());
+        assert_eq!(inv.tags("x", Some("i-3")), TagState::Unknown);
+    }
+
+    #[test]
+    fn csv_and_errors() {
+        let mut inv = Inventory::default();
+        inv.add("t.csv", "resource,key,value\ni-9,Env,prod\ni-8,,\n")
+            .expect("csv");
+        assert_eq!(inv.tags("x", Some("i-9")), TagState::known([("env", "prod")]));
+        assert_eq!(inv.tags("x", Some("i-8")), TagState::none());
+        assert!(inv.add("bad.csv", "a,b\n1,2\n").is_err());
+        assert!(Inventory::default().add("x.json", "{\"x\":1}").is_err());
+    }
+
+    #[test]
+    fn zones() {
+        assert_eq!(region_of_zone("us-east-1a"), "us-east-1");
+        assert_eq!(region_of_zone("eu-west-3c"), "eu-west-3");
+    }
+}

@@ -1,0 +1,140 @@
+//! The principal behind an event, from `userIdentity` (CloudTrail User Guide, "CloudTrail
+//! userIdentity element"). Policies of a role session belong to
+//! `sessionContext.sessionIssuer.arn`: the `assumed-role/…` ARN drops the role's path.
+
+use crate::decode::SsmEvent;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PrincipalType {
+    User,
+    AssumedRole,
+    FederatedUser,
+    Root,
+}
+
+impl PrincipalType {
+    /// The value of `aws:PrincipalType`.
+    pub fn context_value(self) -> &'static str {
+        match self {
+            PrincipalType::User => "User",
+            PrincipalType::AssumedRole => "AssumedRole",
+            PrincipalType::FederatedUser => "FederatedUser",
+            PrincipalType::Root => "Account",
+        }
+    }
+    /// The `userIdentity.type` word, for reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PrincipalType::User => "IAMUser",
+            PrincipalType::AssumedRole => "AssumedRole",
+            PrincipalType::FederatedUser => "FederatedUser",
+            PrincipalType::Root => "Root",
+        }
+    }
+}
+
+/// Who made the call and where their policies are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub kind: PrincipalType,
+    /// `userIdentity.arn` as logged (for reports).
+    pub arn: String,
+    /// The IAM user or role whose policies apply (the issuing user for federated users).
+    pub policy_arn: String,
+    /// That user's or role's name.
+    pub name: String,
+    pub account: String,
+    /// The value of `aws:PrincipalArn` (the role ARN for role sessions).
+    pub context_arn: String,
+    /// A service-linked role: SCPs do not apply (IAM User Guide, "Policy evaluation logic").
+    pub service_linked: bool,
+}
+
+fn last_segment(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
+}
+
+/// The principal of an event, or why it cannot be evaluated.
+pub fn from_identity(ev: &SsmEvent) -> Result<Principal, String> {
+    let id = &ev.identity;
+    let kind = id.kind.as_deref().unwrap_or("");
+    let arn = id.arn.clone().unwrap_or_default();
+    let account = id
+        .account_id
+        .clone()
+        .unwrap_or_else(|| crate::policyset::account_of(&arn));
+    match kind {
+        "IAMUser" => {
+            if arn.is_empty() {
+                return Err("IAM user without `userIdentity.arn`".to_string());
+            }
+            let name = id
+                .user_name
+                .clone()
+                .unwrap_or_else(|| last_segment(&arn).to_string());
+            Ok(Principal {
+                kind: PrincipalType::User,
+                policy_arn: arn.clone(),
+                context_arn: arn.clone(),
+                arn,
+                name,
+                account,
+                service_linked: false,
+            })
+        }
+        "AssumedRole" => {
+            let Some(role) = id.issuer_arn.clone().filter(|a| !a.is_empty()) else {
+                return Err(
+                    "assumed role without `sessionContext.sessionIssuer.arn`: its role is unknown"
+                        .to_string(),
+                );
+            };
+            let name = id
+                .issuer_user_name
+                .clone()
+                .unwrap_or_else(|| last_segment(&role).to_string());
+            Ok(Principal {
+                kind: PrincipalType::AssumedRole,
+                service_linked: role.contains(":role/aws-service-role/"),
+                policy_arn: role.clone(),
+                context_arn: role,
+                arn,
+                name,
+                account,
+            })
+        }
+        "FederatedUser" => {
+            let Some(user) = id.issuer_arn.clone().filter(|a| !a.is_empty()) else {
+                return Err(
+                    "federated user without `sessionContext.sessionIssuer.arn`".to_string(),
+                );
+            };
+            let name = id
+                .issuer_user_name
+                .clone()
+                .unwrap_or_else(|| last_segment(&user).to_string());
+            Ok(Principal {
+                kind: PrincipalType::FederatedUser,
+                policy_arn: user,
+                context_arn: arn.clone(),
+                arn,
+                name,
+                account,
+                service_linked: false,
+            })
+        }
+        "Root" => Ok(Principal {
+            kind: PrincipalType::Root,
+            policy_arn: arn.clone(),
+            context_arn: arn.clone(),
+            name: String::new(),
+            arn,
+            account,
+            service_linked: false,
+        }),
+        "" => Err("no `userIdentity.type`".to_string()),
+        other => Err(format!(
+            "caller type `{other}` is not evaluable against identity-based policies"
+        )),
+    }
+}

@@ -1,0 +1,59 @@
+//! Session replay: successful StartSession events create sessions with the system tags Session
+//! Manager puts on them, `aws:ssmmessages:target-id` (the target) and
+//! `aws:ssmmessages:session-id` (the starter's `principalId`: the user ID for IAM users,
+//! `role-id:session-name` for roles). Terminate/ResumeSession find their session by ID, across
+//! files and days (Systems Manager User Guide, "Allow a user to end only sessions they started").
+
+use std::collections::HashMap;
+
+use crate::decode::{SsmAction, SsmEvent};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfo {
+    pub target: String,
+    pub starter_principal_id: String,
+    pub starter_arn: String,
+}
+
+/// Sessions by ID.
+#[derive(Debug, Default)]
+pub struct Sessions {
+    by_id: HashMap<String, SessionInfo>,
+}
+
+impl Sessions {
+    /// Builds the index from every event (the first start of an ID wins).
+    pub fn build<'a>(events: impl IntoIterator<Item = &'a SsmEvent>) -> Sessions {
+        let mut by_id = HashMap::new();
+        for ev in events {
+            if ev.action != SsmAction::StartSession || ev.error_code.is_some() {
+                continue;
+            }
+            let (Some(id), Some(target), Some(pid)) = (
+                ev.response_session_id.as_deref(),
+                ev.target.as_deref(),
+                ev.identity.principal_id.as_deref(),
+            ) else {
+                continue;
+            };
+            by_id.entry(id.to_string()).or_insert_with(|| SessionInfo {
+                target: target.to_string(),
+                starter_principal_id: pid.to_string(),
+                starter_arn: ev.identity.arn.clone().unwrap_or_default(),
+            });
+        }
+        Sessions { by_id }
+    }
+
+    pub fn get(&self, id: &str) -> Option<&SessionInfo> {
+        self.by_id.get(id)
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+}

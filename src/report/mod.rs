@@ -1,0 +1,151 @@
+//! Findings → CSV (for change reviews), JSON lines (for machines) and a summary (for people).
+
+pub mod summary;
+
+use std::io::Write;
+
+use serde::Serialize;
+
+use crate::sanitize::for_spreadsheet;
+
+pub use summary::Summary;
+
+/// One row per Session Manager event. Column order is fixed and documented in the README.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Row {
+    pub event_id: String,
+    pub event_time: String,
+    pub event_name: String,
+    pub account: String,
+    pub region: String,
+    pub principal_arn: String,
+    pub principal_type: String,
+    pub source_ip: String,
+    pub target: String,
+    pub session_id: String,
+    pub resources: String,
+    pub error_code: String,
+    pub baseline: String,
+    pub candidate: String,
+    pub change: String,
+    pub candidate_reason: String,
+    pub baseline_reason: String,
+    pub file: String,
+}
+
+pub const COLUMNS: [&str; 18] = [
+    "event_id",
+    "event_time",
+    "event_name",
+    "account",
+    "region",
+    "principal_arn",
+    "principal_type",
+    "source_ip",
+    "target",
+    "session_id",
+    "resources",
+    "error_code",
+    "baseline",
+    "candidate",
+    "change",
+    "candidate_reason",
+    "baseline_reason",
+    "file",
+];
+
+impl Row {
+    fn cells(&self) -> [&str; 18] {
+        [
+            &self.event_id,
+            &self.event_time,
+            &self.event_name,
+            &self.account,
+            &self.region,
+            &self.principal_arn,
+            &self.principal_type,
+            &self.source_ip,
+            &self.target,
+            &self.session_id,
+            &self.resources,
+            &self.error_code,
+            &self.baseline,
+            &self.candidate,
+            &self.change,
+            &self.candidate_reason,
+            &self.baseline_reason,
+            &self.file,
+        ]
+    }
+}
+
+/// Writes RFC 4180 CSV with a header. Cells a spreadsheet would run as a formula are
+/// neutralised with a leading `'`; caller-controlled text can reach any column.
+pub fn write_csv<W: Write>(out: W, rows: &[&Row]) -> std::io::Result<()> {
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(out);
+    w.write_record(COLUMNS)?;
+    for r in rows {
+        w.write_record(r.cells().iter().map(|c| for_spreadsheet(c).into_owned()))?;
+    }
+    w.flush()
+}
+
+/// Writes one JSON object per line.
+pub fn write_jsonl<W: Write>(mut out: W, rows: &[&Row]) -> std::io::Result<()> {
+    for r in rows {
+        serde_json::to_writer(&mut out, r)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(principal: &str) -> Row {
+        Row {
+            event_id: "e1".into(),
+            event_time: "2024-01-01T00:00:00Z".into(),
+            event_name: "StartSession".into(),
+            account: "1".into(),
+            region: "r".into(),
+            principal_arn: principal.into(),
+            principal_type: "IAMUser".into(),
+            source_ip: String::new(),
+            target: "i-1".into(),
+            session_id: String::new(),
+            resources: "a;b".into(),
+            error_code: String::new(),
+            baseline: "allowed".into(),
+            candidate: "implicitDeny".into(),
+            change: "newly_denied".into(),
+            candidate_reason: "x, \"y\"".into(),
+            baseline_reason: String::new(),
+            file: "f".into(),
+        }
+    }
+
+    #[test]
+    fn csv_quotes_and_neutralises() {
+        let r = row("=HYPERLINK(\"http://x\")");
+        let mut out = Vec::new();
+        write_csv(&mut out, &[&r]).expect("write");
+        let text = String::from_utf8(out).expect("utf8");
+        assert!(text.starts_with("event_id,event_time,"));
+        assert!(text.contains("\"'=HYPERLINK(\"\"http://x\"\")\""), "{text}");
+        assert!(text.contains("\"x, \"\"y\"\"\""));
+    }
+
+    #[test]
+    fn jsonl_one_object_per_line() {
+        let r = row("arn:aws:iam::1:user/a\u{1b}[2J");
+        let mut out = Vec::new();
+        write_jsonl(&mut out, &[&r, &r]).expect("write");
+        let text = String::from_utf8(out).expect("utf8");
+        assert_eq!(text.lines().count(), 2);
+        assert!(text.contains("\\u001b"));
+    }
+}

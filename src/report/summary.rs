@@ -1,0 +1,250 @@
+//! The summary: what was read, what was skipped and why, and what changes. Every Session
+//! Manager record is accounted for: `ssm_session_events = duplicates + outside_window + rows`,
+//! and `rows = evaluated + skipped`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use super::Row;
+use crate::compare::Change;
+use crate::decode::FileStats;
+use crate::sanitize::for_terminal;
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct FilesSummary {
+    /// Files found to read (after skipping digests and non-log names).
+    pub found: u64,
+    /// Files read to the end.
+    pub read: u64,
+    /// Files that could not be read completely (or at all).
+    pub failed: u64,
+    /// Files left out, by reason.
+    pub skipped: BTreeMap<String, u64>,
+    /// Paths that could not be listed.
+    pub listing_errors: u64,
+    /// Files read that held no CloudTrail record (empty, or other JSON).
+    pub without_records: u64,
+}
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Fidelity {
+    /// Events where the baseline policy set reproduces the recorded outcome.
+    pub agree: u64,
+    pub disagree: u64,
+    /// Baseline indeterminate or unresolved.
+    pub uncertain: u64,
+    /// The events where it does not (event IDs).
+    pub disagreeing: Vec<String>,
+}
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct PrincipalCounts {
+    pub principal: String,
+    pub newly_denied: u64,
+    pub newly_allowed: u64,
+    pub uncertain: u64,
+}
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Summary {
+    pub files: FilesSummary,
+    pub records: FileStats,
+    pub ssm_session_events: u64,
+    pub duplicates: u64,
+    pub outside_window: u64,
+    pub rows: u64,
+    pub evaluated: u64,
+    pub skipped: u64,
+    pub skipped_reasons: BTreeMap<String, u64>,
+    pub changes: BTreeMap<String, u64>,
+    pub by_action: BTreeMap<String, BTreeMap<String, u64>>,
+    pub top_principals: Vec<PrincipalCounts>,
+    pub top_targets: Vec<(String, u64)>,
+    /// `recorded` (the log's outcomes) or `policy` (a `--baseline` policy set).
+    pub baseline: String,
+    pub fidelity: Option<Fidelity>,
+    pub errors: Vec<String>,
+}
+
+const TOP: usize = 10;
+
+impl Summary {
+    /// Fills the row-derived counts.
+    pub fn count_rows(&mut self, rows: &[Row]) {
+        for c in Change::ALL {
+            self.changes.insert(c.as_str().to_string(), 0);
+        }
+        let mut principals: BTreeMap<&str, PrincipalCounts> = BTreeMap::new();
+        let mut targets: BTreeMap<&str, u64> = BTreeMap::new();
+        for r in rows {
+            *self.changes.entry(r.change.clone()).or_default() += 1;
+            *self
+                .by_action
+                .entry(r.event_name.clone())
+                .or_default()
+                .entry(r.change.clone())
+                .or_default() += 1;
+            if r.change == Change::Skipped.as_str() {
+                self.skipped += 1;
+                *self
+                    .skipped_reasons
+                    .entry(r.candidate_reason.clone())
+                    .or_default() += 1;
+                continue;
+            }
+            self.evaluated += 1;
+            let interesting = r.change != Change::Unchanged.as_str();
+            if interesting {
+                let p = principals
+                    .entry(&r.principal_arn)
+                    .or_insert_with(|| PrincipalCounts {
+                        principal: r.principal_arn.clone(),
+                        ..Default::default()
+                    });
+                match r.change.as_str() {
+                    "newly_denied" => p.newly_denied += 1,
+                    "newly_allowed" => p.newly_allowed += 1,
+                    _ => p.uncertain += 1,
+                }
+                if !r.target.is_empty() {
+                    *targets.entry(&r.target).or_default() += 1;
+                }
+            }
+        }
+        self.rows = rows.len() as u64;
+        let mut ps: Vec<PrincipalCounts> = principals.into_values().collect();
+        ps.sort_by(|a, b| {
+            (b.newly_denied + b.newly_allowed + b.uncertain)
+                .cmp(&(a.newly_denied + a.newly_allowed + a.uncertain))
+                .then_with(|| a.principal.cmp(&b.principal))
+        });
+        ps.truncate(TOP);
+        self.top_principals = ps;
+        let mut ts: Vec<(String, u64)> = targets
+            .into_iter()
+            .map(|(t, n)| (t.to_string(), n))
+            .collect();
+        ts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        ts.truncate(TOP);
+        self.top_targets = ts;
+    }
+
+    /// The readable table.
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        let f = &self.files;
+        let _ = writeln!(s, "trailreplay summary");
+        let _ = writeln!(s, "===================");
+        let _ = writeln!(
+            s,
+            "files: {} found, {} read ({} without CloudTrail records), {} failed, {} skipped",
+            f.found,
+            f.read,
+            f.without_records,
+            f.failed,
+            f.skipped.values().sum::<u64>()
+        );
+        for (reason, n) in &f.skipped {
+            let _ = writeln!(s, "  skipped: {n} {reason}");
+        }
+        let r = &self.records;
+        let _ = writeln!(
+            s,
+            "records: {} read ({} MB), {} other services, {} other SSM, {} not CloudTrail records, {} malformed, {} oversize",
+            r.records,
+            r.bytes / 1_000_000,
+            r.other_service,
+            r.other_ssm,
+            r.not_records,
+            r.malformed,
+            r.oversize
+        );
+        let _ = writeln!(
+            s,
+            "session events: {} found, {} duplicate eventID, {} outside the time window, {} rows ({} evaluated, {} skipped)",
+            self.ssm_session_events, self.duplicates, self.outside_window, self.rows, self.evaluated, self.skipped
+        );
+        let _ = writeln!(s, "baseline: {}", self.baseline);
+        let _ = writeln!(s);
+        let _ = writeln!(s, "changes");
+        for c in Change::ALL {
+            let n = self.changes.get(c.as_str()).copied().unwrap_or(0);
+            let _ = writeln!(s, "  {:<14} {n:>8}", c.as_str());
+        }
+        if !self.by_action.is_empty() {
+            let _ = writeln!(s);
+            let _ = writeln!(
+                s,
+                "by action            newly_denied newly_allowed uncertain unchanged skipped"
+            );
+            for (action, m) in &self.by_action {
+                let g = |k: &str| m.get(k).copied().unwrap_or(0);
+                let _ = writeln!(
+                    s,
+                    "  {:<19}{:>12} {:>13} {:>9} {:>9} {:>7}",
+                    action,
+                    g("newly_denied"),
+                    g("newly_allowed"),
+                    g("uncertain"),
+                    g("unchanged"),
+                    g("skipped")
+                );
+            }
+        }
+        if !self.top_principals.is_empty() {
+            let _ = writeln!(s);
+            let _ = writeln!(s, "top affected principals (newly_denied / newly_allowed / uncertain)");
+            for p in &self.top_principals {
+                let _ = writeln!(
+                    s,
+                    "  {} / {} / {}  {}",
+                    p.newly_denied,
+                    p.newly_allowed,
+                    p.uncertain,
+                    for_terminal(&p.principal)
+                );
+            }
+        }
+        if !self.top_targets.is_empty() {
+            let _ = writeln!(s);
+            let _ = writeln!(s, "top affected targets");
+            for (t, n) in &self.top_targets {
+                let _ = writeln!(s, "  {n:>6}  {}", for_terminal(t));
+            }
+        }
+        if !self.skipped_reasons.is_empty() {
+            let _ = writeln!(s);
+            let _ = writeln!(s, "skipped events by reason");
+            for (reason, n) in &self.skipped_reasons {
+                let _ = writeln!(s, "  {n:>6}  {}", for_terminal(reason));
+            }
+        }
+        if let Some(fid) = &self.fidelity {
+            let _ = writeln!(s);
+            let total = fid.agree + fid.disagree;
+            let pct = if total > 0 {
+                100.0 * fid.agree as f64 / total as f64
+            } else {
+                100.0
+            };
+            let _ = writeln!(
+                s,
+                "baseline fidelity: reproduces {} of {} recorded outcomes ({pct:.1}%), {} uncertain",
+                fid.agree, total, fid.uncertain
+            );
+            for id in fid.disagreeing.iter().take(20) {
+                let _ = writeln!(s, "  disagrees: {}", for_terminal(id));
+            }
+            if fid.disagreeing.len() > 20 {
+                let _ = writeln!(s, "  … and {} more", fid.disagreeing.len() - 20);
+            }
+        }
+        if !self.errors.is_empty() {
+            let _ = writeln!(s);
+            let _ = writeln!(s, "errors: {}", self.errors.len());
+        }
+        s
+    }
+}
