@@ -60,9 +60,14 @@ impl From<Decision> for Outcome {
 /// `Client.UnauthorizedOperation`).
 pub fn is_access_denied(code: &str) -> bool {
     let c = code.strip_prefix("Client.").unwrap_or(code);
-    ["AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedAccess"]
-        .iter()
-        .any(|k| c.eq_ignore_ascii_case(k))
+    [
+        "AccessDenied",
+        "AccessDeniedException",
+        "UnauthorizedOperation",
+        "UnauthorizedAccess",
+    ]
+    .iter()
+    .any(|k| c.eq_ignore_ascii_case(k))
 }
 
 /// The outcome recorded in the log.
@@ -88,12 +93,24 @@ mod tests {
 
     #[test]
     fn table() {
-        assert_eq!(compare(Outcome::Allowed, Outcome::Denied), Change::NewlyDenied);
-        assert_eq!(compare(Outcome::Denied, Outcome::Allowed), Change::NewlyAllowed);
+        assert_eq!(
+            compare(Outcome::Allowed, Outcome::Denied),
+            Change::NewlyDenied
+        );
+        assert_eq!(
+            compare(Outcome::Denied, Outcome::Allowed),
+            Change::NewlyAllowed
+        );
         assert_eq!(compare(Outcome::Denied, Outcome::Denied), Change::Unchanged);
-        assert_eq!(compare(Outcome::Allowed, Outcome::Uncertain), Change::Uncertain);
+        assert_eq!(
+            compare(Outcome::Allowed, Outcome::Uncertain),
+            Change::Uncertain
+        );
         assert_eq!(recorded(Some("AccessDenied")), Outcome::Denied);
-        assert_eq!(recorded(Some("Client.UnauthorizedOperation")), Outcome::Denied);
+        assert_eq!(
+            recorded(Some("Client.UnauthorizedOperation")),
+            Outcome::Denied
+        );
         assert_eq!(recorded(Some("TargetNotConnected")), Outcome::Allowed);
         assert_eq!(recorded(None), Outcome::Allowed);
     }

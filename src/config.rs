@@ -46,7 +46,9 @@ pub fn load_policy(path: &Path) -> Result<(CompiledPolicy, Vec<Problem>), Config
 }
 
 /// Loads several policy documents.
-pub fn load_policies(paths: &[PathBuf]) -> Result<(Vec<CompiledPolicy>, Vec<Problem>), ConfigError> {
+pub fn load_policies(
+    paths: &[PathBuf],
+) -> Result<(Vec<CompiledPolicy>, Vec<Problem>), ConfigError> {
     let mut out = Vec::new();
     let mut warnings = Vec::new();
     let mut errors = Vec::new();

@@ -6,20 +6,20 @@
 //! candidate's decision against the baseline, and [`report`] writes the findings. [`replay`]
 //! wires the stages and owns the threading.
 
-pub mod policy;
-pub mod timefmt;
-pub mod eval;
 pub mod app;
 pub mod cli;
-pub mod config;
-pub mod policyset;
-pub mod sanitize;
-pub mod simulate;
-pub mod validate;
-pub mod decode;
-pub mod source;
-pub mod mapping;
 pub mod compare;
+pub mod config;
+pub mod decode;
+pub mod eval;
+pub mod mapping;
+pub mod policy;
+pub mod policyset;
 pub mod replay;
 pub mod replay_cmd;
 pub mod report;
+pub mod sanitize;
+pub mod simulate;
+pub mod source;
+pub mod timefmt;
+pub mod validate;

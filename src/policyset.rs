@@ -74,9 +74,14 @@ impl Resolved<'_> {
 }
 
 fn is_snapshot(v: &Value) -> bool {
-    ["UserDetailList", "RoleDetailList", "GroupDetailList", "Policies"]
-        .iter()
-        .any(|k| v.get(k).is_some())
+    [
+        "UserDetailList",
+        "RoleDetailList",
+        "GroupDetailList",
+        "Policies",
+    ]
+    .iter()
+    .any(|k| v.get(k).is_some())
 }
 
 fn problem(source: &str, message: String) -> Problem {
@@ -146,7 +151,12 @@ impl PolicySet {
         }
     }
 
-    fn compile_into(&mut self, name: String, doc: &Value, errors: &mut Vec<Problem>) -> Option<usize> {
+    fn compile_into(
+        &mut self,
+        name: String,
+        doc: &Value,
+        errors: &mut Vec<Problem>,
+    ) -> Option<usize> {
         let doc = match decode_embedded(doc) {
             Ok(d) => d,
             Err(e) => {
@@ -202,7 +212,10 @@ impl PolicySet {
         for (file, v) in snapshots {
             for u in array(v, "UserDetailList") {
                 let Some(arn) = u.get("Arn").and_then(Value::as_str) else {
-                    errors.push(problem(file, "`UserDetailList` entry without `Arn`".to_string()));
+                    errors.push(problem(
+                        file,
+                        "`UserDetailList` entry without `Arn`".to_string(),
+                    ));
                     continue;
                 };
                 let mut e = Entry::default();
@@ -225,7 +238,10 @@ impl PolicySet {
             }
             for r in array(v, "RoleDetailList") {
                 let Some(arn) = r.get("Arn").and_then(Value::as_str) else {
-                    errors.push(problem(file, "`RoleDetailList` entry without `Arn`".to_string()));
+                    errors.push(problem(
+                        file,
+                        "`RoleDetailList` entry without `Arn`".to_string(),
+                    ));
                     continue;
                 };
                 let mut e = Entry::default();
@@ -264,7 +280,9 @@ impl PolicySet {
             }
         }
         for a in array(v, "AttachedManagedPolicies") {
-            let Some(parn) = a.get("PolicyArn").and_then(Value::as_str) else { continue };
+            let Some(parn) = a.get("PolicyArn").and_then(Value::as_str) else {
+                continue;
+            };
             match managed.get(parn) {
                 Some(&i) => e.identity.push(i),
                 None => e.problems.push(format!(
@@ -284,7 +302,13 @@ impl PolicySet {
 
     /// The policies of a principal: by ARN, else by account and name (role ARNs in logs can
     /// differ in path from the snapshot's).
-    pub fn resolve(&self, kind: PrincipalKind, arn: &str, account: &str, name: &str) -> Resolved<'_> {
+    pub fn resolve(
+        &self,
+        kind: PrincipalKind,
+        arn: &str,
+        account: &str,
+        name: &str,
+    ) -> Resolved<'_> {
         let global: Vec<&CompiledPolicy> = self.global.iter().collect();
         if !self.has_snapshot {
             return Resolved::Found {
@@ -357,4 +381,3 @@ fn array<'a>(v: &'a Value, key: &str) -> impl Iterator<Item = &'a Value> {
 pub fn account_of(arn: &str) -> String {
     arn.split(':').nth(4).unwrap_or("").to_string()
 }
-

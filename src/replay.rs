@@ -119,7 +119,9 @@ pub fn decide(set: &PolicySet, scps: &[CompiledPolicy], m: &Mapped) -> Side {
     stack.scp_levels = scp_levels;
     let unknown_tags = TagState::Unknown;
     let e = evaluate(&stack, &m.request, tags.unwrap_or(&unknown_tags));
-    let (decision, reason) = if p.kind == PrincipalType::FederatedUser && e.decision == Decision::Allowed {
+    let (decision, reason) = if p.kind == PrincipalType::FederatedUser
+        && e.decision == Decision::Allowed
+    {
         (
             Decision::Indeterminate,
             format!(
@@ -237,7 +239,9 @@ pub fn evaluate_event(
         }
         None => (recorded, None),
     };
-    row.change = compare::compare(base.outcome, cand.outcome).as_str().to_string();
+    row.change = compare::compare(base.outcome, cand.outcome)
+        .as_str()
+        .to_string();
     row.baseline = base.word;
     row.baseline_reason = base.reason;
     row.candidate = cand.word;
@@ -263,7 +267,12 @@ pub fn run(cfg: &ReplayConfig, listing: &Listing, progress: &(dyn Fn(u64) + Sync
         .collect();
 
     let mut summary = Summary {
-        baseline: if cfg.baseline.is_some() { "policy" } else { "recorded" }.to_string(),
+        baseline: if cfg.baseline.is_some() {
+            "policy"
+        } else {
+            "recorded"
+        }
+        .to_string(),
         ..Summary::default()
     };
     let mut problems: Vec<FileProblem> = Vec::new();

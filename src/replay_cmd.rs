@@ -94,7 +94,9 @@ pub fn run(a: ReplayArgs) -> ExitCode {
             error("`--threads 0`: give at least 1");
             return ExitCode::Trouble;
         }
-        let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global();
     }
     let cfg = match build_config(&a) {
         Ok(c) => c,
@@ -110,7 +112,7 @@ pub fn run(a: ReplayArgs) -> ExitCode {
     let progress = |_bytes: u64| {
         if show_progress {
             let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-            if n == total_files || n % 16 == 0 {
+            if n == total_files || n.is_multiple_of(16) {
                 eprint!("\rtrailreplay: read {n}/{total_files} files");
                 if n == total_files {
                     eprintln!();
@@ -158,7 +160,10 @@ pub fn run(a: ReplayArgs) -> ExitCode {
             .map_err(std::io::Error::other)
             .and_then(|s| std::fs::write(path, s + "\n"));
         if let Err(e) = written {
-            error(&format!("{}: cannot write the summary: {e}", for_terminal(&path.display().to_string())));
+            error(&format!(
+                "{}: cannot write the summary: {e}",
+                for_terminal(&path.display().to_string())
+            ));
             return ExitCode::Trouble;
         }
     }

@@ -4,7 +4,9 @@
 
 use serde_json::{json, Value};
 
-use crate::eval::{evaluate, Context, Deciding, Evaluation, PolicyStack, Request, Resource, TagState};
+use crate::eval::{
+    evaluate, Context, Deciding, Evaluation, PolicyStack, Request, Resource, TagState,
+};
 use crate::policy::CompiledPolicy;
 
 /// The compiled inputs of a simulation.
@@ -93,12 +95,18 @@ pub fn to_json(action: &str, e: &Evaluation) -> Value {
 
 /// The text form for people.
 pub fn to_text(action: &str, e: &Evaluation) -> String {
-    let mut out = format!("decision: {}\naction: {action}\nreason: {}\n", e.decision, e.reason);
+    let mut out = format!(
+        "decision: {}\naction: {action}\nreason: {}\n",
+        e.decision, e.reason
+    );
     if !e.unknown_keys.is_empty() {
         out.push_str(&format!("unknown keys: {}\n", e.unknown_keys.join(", ")));
     }
     for r in &e.resources {
-        out.push_str(&format!("resource {}: {} ({})\n", r.arn, r.decision, r.reason));
+        out.push_str(&format!(
+            "resource {}: {} ({})\n",
+            r.arn, r.decision, r.reason
+        ));
     }
     out
 }

@@ -66,7 +66,15 @@ fn skip_reason(path: &Path, explicit: bool) -> Option<SkipReason> {
         .file_name()
         .map(|n| n.to_string_lossy().to_ascii_lowercase())
         .unwrap_or_default();
-    let known = [".json", ".json.gz", ".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".gz"];
+    let known = [
+        ".json",
+        ".json.gz",
+        ".jsonl",
+        ".jsonl.gz",
+        ".ndjson",
+        ".ndjson.gz",
+        ".gz",
+    ];
     if known.iter().any(|e| name.ends_with(e)) {
         None
     } else {
@@ -148,10 +156,16 @@ mod tests {
     #[test]
     fn digest_and_names() {
         assert_eq!(
-            skip_reason(Path::new("AWSLogs/1/CloudTrail-Digest/us-east-1/x.json.gz"), false),
+            skip_reason(
+                Path::new("AWSLogs/1/CloudTrail-Digest/us-east-1/x.json.gz"),
+                false
+            ),
             Some(SkipReason::Digest)
         );
-        assert_eq!(skip_reason(Path::new("a/README.md"), false), Some(SkipReason::NotALogName));
+        assert_eq!(
+            skip_reason(Path::new("a/README.md"), false),
+            Some(SkipReason::NotALogName)
+        );
         assert_eq!(skip_reason(Path::new("a/README.md"), true), None);
         assert_eq!(skip_reason(Path::new("a/x.json.gz"), false), None);
     }

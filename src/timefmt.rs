@@ -12,7 +12,10 @@ pub fn parse_policy_date(v: &str) -> Option<i64> {
     if t.is_empty() {
         return None;
     }
-    if t.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-') && !t.contains("--") {
+    if t.bytes()
+        .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-')
+        && !t.contains("--")
+    {
         // Epoch seconds (integer or decimal). A bare `2024-01-01` is handled below.
         if !t[1..].contains('-') {
             if let Ok(secs) = t.parse::<f64>() {

@@ -15,9 +15,14 @@ pub struct FileReport {
 pub fn check(name: &str, text: &str) -> FileReport {
     let is_snapshot = crate::policy::embedded::decode_text(text)
         .map(|v| {
-            ["UserDetailList", "RoleDetailList", "GroupDetailList", "Policies"]
-                .iter()
-                .any(|k| v.get(k).is_some())
+            [
+                "UserDetailList",
+                "RoleDetailList",
+                "GroupDetailList",
+                "Policies",
+            ]
+            .iter()
+            .any(|k| v.get(k).is_some())
         })
         .unwrap_or(false);
     if is_snapshot {

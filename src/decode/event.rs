@@ -127,7 +127,11 @@ fn field(problems: &mut Vec<String>, name: &str, v: &Loose<'_>) -> Option<String
 }
 
 /// Turns a parsed record into what it is. `file`/`index` locate it for reports.
-pub fn classify(r: &RawRecord<'_>, file: &Arc<str>, index: u64) -> Result<Decoded, serde_json::Error> {
+pub fn classify(
+    r: &RawRecord<'_>,
+    file: &Arc<str>,
+    index: u64,
+) -> Result<Decoded, serde_json::Error> {
     // Envelopes first.
     if r.event_source == Loose::Missing {
         if let Some(detail) = r.detail {
@@ -170,10 +174,12 @@ fn to_event(r: &RawRecord<'_>, action: SsmAction, file: &Arc<str>, index: u64) -
     match &r.user_identity {
         Obj::Ok(id) => {
             identity.kind = field(&mut problems, "userIdentity.type", &id.kind);
-            identity.principal_id = field(&mut problems, "userIdentity.principalId", &id.principal_id);
+            identity.principal_id =
+                field(&mut problems, "userIdentity.principalId", &id.principal_id);
             identity.arn = field(&mut problems, "userIdentity.arn", &id.arn);
             identity.account_id = field(&mut problems, "userIdentity.accountId", &id.account_id);
-            identity.access_key_id = field(&mut problems, "userIdentity.accessKeyId", &id.access_key_id);
+            identity.access_key_id =
+                field(&mut problems, "userIdentity.accessKeyId", &id.access_key_id);
             identity.user_name = field(&mut problems, "userIdentity.userName", &id.user_name);
             identity.invoked_by = field(&mut problems, "userIdentity.invokedBy", &id.invoked_by);
             match &id.session_context {
@@ -181,12 +187,16 @@ fn to_event(r: &RawRecord<'_>, action: SsmAction, file: &Arc<str>, index: u64) -
                     identity.has_session_context = true;
                     match &sc.session_issuer {
                         Obj::Ok(iss) => {
-                            identity.issuer_kind = field(&mut problems, "sessionIssuer.type", &iss.kind);
-                            identity.issuer_arn = field(&mut problems, "sessionIssuer.arn", &iss.arn);
+                            identity.issuer_kind =
+                                field(&mut problems, "sessionIssuer.type", &iss.kind);
+                            identity.issuer_arn =
+                                field(&mut problems, "sessionIssuer.arn", &iss.arn);
                             identity.issuer_user_name =
                                 field(&mut problems, "sessionIssuer.userName", &iss.user_name);
                         }
-                        Obj::Wrong(k) => problems.push(format!("`sessionIssuer` is {k}, not an object")),
+                        Obj::Wrong(k) => {
+                            problems.push(format!("`sessionIssuer` is {k}, not an object"))
+                        }
                         Obj::Missing => {}
                     }
                     match &sc.attributes {
@@ -196,11 +206,15 @@ fn to_event(r: &RawRecord<'_>, action: SsmAction, file: &Arc<str>, index: u64) -
                             identity.creation_date =
                                 field(&mut problems, "attributes.creationDate", &a.creation_date);
                         }
-                        Obj::Wrong(k) => problems.push(format!("`sessionContext.attributes` is {k}, not an object")),
+                        Obj::Wrong(k) => problems
+                            .push(format!("`sessionContext.attributes` is {k}, not an object")),
                         Obj::Missing => {}
                     }
-                    identity.source_identity =
-                        field(&mut problems, "sessionContext.sourceIdentity", &sc.source_identity);
+                    identity.source_identity = field(
+                        &mut problems,
+                        "sessionContext.sourceIdentity",
+                        &sc.source_identity,
+                    );
                 }
                 Obj::Wrong(k) => problems.push(format!("`sessionContext` is {k}, not an object")),
                 Obj::Missing => {}
@@ -216,7 +230,11 @@ fn to_event(r: &RawRecord<'_>, action: SsmAction, file: &Arc<str>, index: u64) -
     match &r.request_parameters {
         Obj::Ok(p) => {
             target = field(&mut problems, "requestParameters.target", &p.target);
-            document_name = field(&mut problems, "requestParameters.documentName", &p.document_name);
+            document_name = field(
+                &mut problems,
+                "requestParameters.documentName",
+                &p.document_name,
+            );
             request_session_id = field(&mut problems, "requestParameters.sessionId", &p.session_id);
         }
         Obj::Wrong(k) => problems.push(format!("`requestParameters` is {k}, not an object")),

@@ -105,17 +105,12 @@ impl<'de: 'a, 'a> Deserialize<'de> for Loose<'a> {
 }
 
 /// An object field read leniently: the object, or the kind of value found instead.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Obj<T> {
+    #[default]
     Missing,
     Ok(T),
     Wrong(&'static str),
-}
-
-impl<T> Default for Obj<T> {
-    fn default() -> Self {
-        Obj::Missing
-    }
 }
 
 impl<T> Obj<T> {

@@ -372,7 +372,11 @@ mod tests {
 
     #[test]
     fn truncated_and_garbage() {
-        let r = scan(&br#"{"Records":[{"a":1},{"b""#[..], MAX_RECORD_BYTES, |_, _, _| {});
+        let r = scan(
+            &br#"{"Records":[{"a":1},{"b""#[..],
+            MAX_RECORD_BYTES,
+            |_, _, _| {},
+        );
         let (stats, err) = r.expect_err("truncated");
         assert_eq!(stats.units, 1);
         assert!(matches!(err, ScanError::Truncated { record: 1, .. }));

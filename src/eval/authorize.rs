@@ -118,7 +118,11 @@ pub struct Evaluation {
 const DOC_CHECK_KEY: &str = "ssm:sessiondocumentaccesscheck";
 
 /// Evaluates `request` against `stack`.
-pub fn evaluate(stack: &PolicyStack<'_>, request: &Request, principal_tags: &TagState) -> Evaluation {
+pub fn evaluate(
+    stack: &PolicyStack<'_>,
+    request: &Request,
+    principal_tags: &TagState,
+) -> Evaluation {
     let mut per_resource: Vec<ResourceEvaluation> = request
         .resources
         .iter()
@@ -230,7 +234,10 @@ fn evaluate_resource(
     let mut unknown: Vec<String> = Vec::new();
     let mut gates: Vec<Gate> = Vec::new();
 
-    let mut visit = |policies: &[&CompiledPolicy], kind: PolicyKind, gate_name: String, gates: &mut Vec<Gate>| {
+    let mut visit = |policies: &[&CompiledPolicy],
+                     kind: PolicyKind,
+                     gate_name: String,
+                     gates: &mut Vec<Gate>| {
         let mut allow = Tri::False;
         let mut allowing = Vec::new();
         for p in policies {
@@ -261,21 +268,35 @@ fn evaluate_resource(
         });
     };
 
-    visit(&stack.identity, PolicyKind::Identity, String::new(), &mut gates);
+    visit(
+        &stack.identity,
+        PolicyKind::Identity,
+        String::new(),
+        &mut gates,
+    );
     if stack.identity_implicit_allow {
         if let Some(g) = gates.last_mut() {
             g.allow = Tri::True;
         }
     }
     for (level, scps) in stack.scp_levels.iter().enumerate() {
-        let name = scps.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ");
+        let name = scps
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
         visit(scps, PolicyKind::Scp(level), name, &mut gates);
     }
     if let Some(b) = stack.boundary {
         visit(&[b], PolicyKind::Boundary, b.name.clone(), &mut gates);
     }
     if !stack.session.is_empty() {
-        let name = stack.session.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ");
+        let name = stack
+            .session
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
         visit(&stack.session, PolicyKind::Session, name, &mut gates);
     }
 
@@ -285,7 +306,11 @@ fn evaluate_resource(
         (Tri::True, _) => {
             let reason = format!(
                 "explicit deny in {}",
-                denying.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
+                denying
+                    .iter()
+                    .map(|d| d.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
             (Decision::ExplicitDeny, denying, reason)
         }
@@ -296,7 +321,11 @@ fn evaluate_resource(
             } else {
                 format!(
                     "allowed by {}",
-                    allowing.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
+                    allowing
+                        .iter()
+                        .map(|d| d.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )
             };
             (Decision::Allowed, allowing, reason)
@@ -349,7 +378,12 @@ fn evaluate_resource(
 
 /// Does the statement apply to the request on this resource? Unknown keys that make the answer
 /// `Unknown` are added to `unknown`.
-pub fn statement_applies(s: &Statement, action: &str, env: &Env<'_>, unknown: &mut Vec<String>) -> Tri {
+pub fn statement_applies(
+    s: &Statement,
+    action: &str,
+    env: &Env<'_>,
+    unknown: &mut Vec<String>,
+) -> Tri {
     if !s.action_applies(action) {
         return Tri::False;
     }

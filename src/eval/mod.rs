@@ -4,5 +4,5 @@
 pub mod authorize;
 pub mod request;
 
-pub use authorize::{evaluate, Decision, Deciding, Evaluation, PolicyKind, PolicyStack};
+pub use authorize::{evaluate, Deciding, Decision, Evaluation, PolicyKind, PolicyStack};
 pub use request::{Context, KeyValue, Request, Resource, TagState};

@@ -86,7 +86,11 @@ impl Context {
             .insert(key.to_lowercase(), KeyValue::Known(vec![value.into()]));
     }
     pub fn push(&mut self, key: &str, value: impl Into<String>) {
-        match self.values.entry(key.to_lowercase()).or_insert(KeyValue::Absent) {
+        match self
+            .values
+            .entry(key.to_lowercase())
+            .or_insert(KeyValue::Absent)
+        {
             KeyValue::Known(v) => v.push(value.into()),
             slot => *slot = KeyValue::Known(vec![value.into()]),
         }

@@ -69,7 +69,12 @@ impl Inventory {
                 let mut n = 0;
                 for r in res {
                     let owner = r.get("OwnerId").and_then(Value::as_str).unwrap_or("");
-                    for i in r.get("Instances").and_then(Value::as_array).into_iter().flatten() {
+                    for i in r
+                        .get("Instances")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                    {
                         let Some(id) = i.get("InstanceId").and_then(Value::as_str) else {
                             continue;
                         };
@@ -80,10 +85,8 @@ impl Inventory {
                             .and_then(Value::as_str)
                             .unwrap_or("");
                         if !az.is_empty() && !owner.is_empty() {
-                            let arn = format!(
-                                "arn:aws:ec2:{}:{owner}:instance/{id}",
-                                region_of_zone(az)
-                            );
+                            let arn =
+                                format!("arn:aws:ec2:{}:{owner}:instance/{id}", region_of_zone(az));
                             self.by_arn.insert(arn, tags.clone());
                         }
                         self.by_id.insert(id.to_string(), tags);
@@ -196,7 +199,10 @@ mod tests {
         let mut inv = Inventory::default();
         inv.add("t.csv", "resource,key,value\ni-9,Env,prod\ni-8,,\n")
             .expect("csv");
-        assert_eq!(inv.tags("x", Some("i-9")), TagState::known([("env", "prod")]));
+        assert_eq!(
+            inv.tags("x", Some("i-9")),
+            TagState::known([("env", "prod")])
+        );
         assert_eq!(inv.tags("x", Some("i-8")), TagState::none());
         assert!(inv.add("bad.csv", "a,b\n1,2\n").is_err());
         assert!(Inventory::default().add("x.json", "{\"x\":1}").is_err());

@@ -40,7 +40,12 @@ fn partition(ev: &SsmEvent) -> &str {
 
 /// The target's resource ARN and bare ID. Targets are opaque strings: the anonymised public
 /// samples have mixed-case instance IDs (AWS-NOTES, "CloudTrail records").
-pub fn target_arn(partition: &str, region: &str, account: &str, target: &str) -> Option<(String, String)> {
+pub fn target_arn(
+    partition: &str,
+    region: &str,
+    account: &str,
+    target: &str,
+) -> Option<(String, String)> {
     if target.starts_with("arn:") {
         let id = target.rsplit('/').next().unwrap_or(target).to_string();
         return Some((target.to_string(), id));
@@ -80,16 +85,21 @@ pub fn document_arn(partition: &str, region: &str, account: &str, name: &str) ->
         return name.to_string();
     }
     let lower = name.to_ascii_lowercase();
-    let owner = if lower.starts_with("aws-") || lower.starts_with("amazon") || lower.starts_with("amzn") {
-        ""
-    } else {
-        account
-    };
+    let owner =
+        if lower.starts_with("aws-") || lower.starts_with("amazon") || lower.starts_with("amzn") {
+            ""
+        } else {
+            account
+        };
     format!("arn:{partition}:ssm:{region}:{owner}:document/{name}")
 }
 
 /// Maps an event. `Err` is the reason it cannot be evaluated.
-pub fn map_event(ev: &SsmEvent, sessions: &Sessions, inventory: &Inventory) -> Result<Mapped, String> {
+pub fn map_event(
+    ev: &SsmEvent,
+    sessions: &Sessions,
+    inventory: &Inventory,
+) -> Result<Mapped, String> {
     if !ev.problems.is_empty() {
         return Err(ev.problems.join("; "));
     }
@@ -202,7 +212,11 @@ fn build_context(ev: &SsmEvent, p: &Principal, time: chrono::DateTime<chrono::Ut
             Some(m) => c.set("aws:MultiFactorAuthPresent", m.to_ascii_lowercase()),
             None => c.set_unknown("aws:MultiFactorAuthPresent"),
         }
-        match id.creation_date.as_deref().and_then(timefmt::parse_datetime) {
+        match id
+            .creation_date
+            .as_deref()
+            .and_then(timefmt::parse_datetime)
+        {
             Some(t) => c.set("aws:TokenIssueTime", timefmt::iso(&t)),
             None => c.set_unknown("aws:TokenIssueTime"),
         }
@@ -231,7 +245,11 @@ fn build_context(ev: &SsmEvent, p: &Principal, time: chrono::DateTime<chrono::Ut
     }
     c.set(
         "aws:ViaAWSService",
-        if id.invoked_by.is_some() { "true" } else { "false" },
+        if id.invoked_by.is_some() {
+            "true"
+        } else {
+            "false"
+        },
     );
     c.set("aws:PrincipalIsAWSService", "false");
     for absent in [

@@ -105,9 +105,7 @@ pub fn from_identity(ev: &SsmEvent) -> Result<Principal, String> {
         }
         "FederatedUser" => {
             let Some(user) = id.issuer_arn.clone().filter(|a| !a.is_empty()) else {
-                return Err(
-                    "federated user without `sessionContext.sessionIssuer.arn`".to_string(),
-                );
+                return Err("federated user without `sessionContext.sessionIssuer.arn`".to_string());
             };
             let name = id
                 .issuer_user_name

@@ -535,9 +535,7 @@ fn compile_conditions(
         let op = match Operator::parse(op_name) {
             Ok(op) => op,
             Err(OperatorError::NullIfExists) => {
-                ctx.error(format!(
-                    "`{op_name}`: `IfExists` cannot be added to `Null`"
-                ));
+                ctx.error(format!("`{op_name}`: `IfExists` cannot be added to `Null`"));
                 continue;
             }
             Err(OperatorError::Unknown) => {
@@ -650,7 +648,10 @@ mod tests {
         );
         assert!(c.policy.is_some());
         let text: Vec<String> = c.warnings.iter().map(|w| w.to_string()).collect();
-        assert!(text.iter().any(|w| w.contains("matches no resource")), "{text:?}");
+        assert!(
+            text.iter().any(|w| w.contains("matches no resource")),
+            "{text:?}"
+        );
         assert!(text.iter().any(|w| w.contains("whitespace")), "{text:?}");
     }
 

@@ -476,7 +476,7 @@ pub fn evaluate<'v>(
             KeyState::Absent => true,
             KeyState::Unknown => return Tri::Unknown,
         };
-        return Tri::from_bool(expect.iter().any(|&e| e == is_null));
+        return Tri::from_bool(expect.contains(&is_null));
     }
     let present = match state {
         KeyState::Unknown => return Tri::Unknown,
@@ -569,11 +569,10 @@ fn positive_match<'v>(
             let Some(x) = parse_number(v) else {
                 return Tri::False;
             };
-            Tri::from_bool(nums.iter().any(|n| {
-                x.partial_cmp(n)
-                    .map(|ord| cmp.holds(ord))
-                    .unwrap_or(false)
-            }))
+            Tri::from_bool(
+                nums.iter()
+                    .any(|n| x.partial_cmp(n).map(|ord| cmp.holds(ord)).unwrap_or(false)),
+            )
         }
         Values::Date(dates) => {
             let BaseOp::Date(cmp) = base else {
@@ -609,11 +608,7 @@ mod tests {
         let o = op(name);
         let raw: Vec<String> = policy.iter().map(|s| s.to_string()).collect();
         let vals = compile_values(&o, &raw, true).expect("valid values");
-        let owned: Vec<String> = req
-            .unwrap_or(&[])
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let owned: Vec<String> = req.unwrap_or(&[]).iter().map(|s| s.to_string()).collect();
         let state = match req {
             Some(_) => KeyState::Present(&owned),
             None => KeyState::Absent,
@@ -629,10 +624,7 @@ mod tests {
             Operator::parse("NullIfExists"),
             Err(OperatorError::NullIfExists)
         );
-        assert_eq!(
-            Operator::parse("StringEqualz"),
-            Err(OperatorError::Unknown)
-        );
+        assert_eq!(Operator::parse("StringEqualz"), Err(OperatorError::Unknown));
     }
 
     #[test]
@@ -660,7 +652,11 @@ mod tests {
             Tri::True
         );
         assert_eq!(
-            eval("DateLessThan", &["1577836800"], Some(&["2019-12-31T23:59:59Z"])),
+            eval(
+                "DateLessThan",
+                &["1577836800"],
+                Some(&["2019-12-31T23:59:59Z"])
+            ),
             Tri::True
         );
         assert_eq!(
@@ -672,7 +668,11 @@ mod tests {
             Tri::True
         );
         assert_eq!(
-            eval("NotIpAddress", &["203.0.113.0/24"], Some(&["ssm.amazonaws.com"])),
+            eval(
+                "NotIpAddress",
+                &["203.0.113.0/24"],
+                Some(&["ssm.amazonaws.com"])
+            ),
             Tri::True
         );
         assert_eq!(eval("Bool", &["true"], Some(&["TRUE"])), Tri::True);
@@ -680,8 +680,8 @@ mod tests {
 
     #[test]
     fn arn_segments_do_not_cross_colons() {
-        let p = ArnPattern::parse("arn:aws:ssm:*:*:session/${aws:username}-*", true)
-            .expect("valid");
+        let p =
+            ArnPattern::parse("arn:aws:ssm:*:*:session/${aws:username}-*", true).expect("valid");
         let look = |_: &str| VarValue::Known("alice");
         assert_eq!(
             p.matches_with("arn:aws:ssm:us-east-1:1:session/alice-1", &look),

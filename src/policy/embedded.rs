@@ -36,7 +36,10 @@ pub fn decode_text(s: &str) -> Result<Value, String> {
         return serde_json::from_str(&decoded)
             .map_err(|e| format!("invalid JSON after URL decoding: {e}"));
     }
-    Err("not a policy document: expected `{`, a JSON string, or URL-encoded JSON (`%7B...`)".to_string())
+    Err(
+        "not a policy document: expected `{`, a JSON string, or URL-encoded JSON (`%7B...`)"
+            .to_string(),
+    )
 }
 
 /// Unwraps `aws iam get-policy-version` output to its document; other values pass through.
@@ -58,7 +61,8 @@ mod tests {
     #[test]
     fn three_forms() {
         let obj = decode_text(r#"{"Version":"2012-10-17","Statement":[]}"#).expect("object");
-        let string = decode_text(r#""{\"Version\":\"2012-10-17\",\"Statement\":[]}""#).expect("string");
+        let string =
+            decode_text(r#""{\"Version\":\"2012-10-17\",\"Statement\":[]}""#).expect("string");
         let url = decode_text("%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%5D%7D")
             .expect("url");
         assert_eq!(obj, string);

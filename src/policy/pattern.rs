@@ -18,7 +18,10 @@ pub enum Piece {
     /// `?`: exactly one character.
     One,
     /// `${key}` or `${key, 'default'}`; the key is lowercased.
-    Var { key: String, default: Option<String> },
+    Var {
+        key: String,
+        default: Option<String>,
+    },
 }
 
 /// How a pattern's text is read.
@@ -386,7 +389,9 @@ mod tests {
         let p = Pattern::parse("a${*}b", LIKE).expect("valid");
         assert!(p.matches("a*b"));
         assert!(!p.matches("aXb"));
-        assert!(Pattern::parse("${$}{x}", LIKE).expect("valid").matches("${x}"));
+        assert!(Pattern::parse("${$}{x}", LIKE)
+            .expect("valid")
+            .matches("${x}"));
     }
 
     #[test]

@@ -195,7 +195,10 @@ impl Summary {
         }
         if !self.top_principals.is_empty() {
             let _ = writeln!(s);
-            let _ = writeln!(s, "top affected principals (newly_denied / newly_allowed / uncertain)");
+            let _ = writeln!(
+                s,
+                "top affected principals (newly_denied / newly_allowed / uncertain)"
+            );
             for p in &self.top_principals {
                 let _ = writeln!(
                     s,
