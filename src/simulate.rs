@@ -55,7 +55,7 @@ impl Simulation {
             boundary: self.boundary.as_ref(),
             session: self.session.iter().collect(),
         };
-        evaluate(&stack, &self.request(), &TagState::Unknown)
+        evaluate(&stack, &self.request(), &TagState::none())
     }
 }
 

@@ -509,6 +509,11 @@ fn compile_resources(ctx: &mut Ctx<'_>, what: &str, v: &Value, variables: bool) 
                 r.escape_debug()
             ));
         }
+        if r != "*" && r.starts_with("arn:") && split_parts(&r) < 6 {
+            ctx.warn(format!(
+                "`{what}` entry `{r}` has fewer than six colon-separated parts and matches no ARN"
+            ));
+        }
         if r != "*" && r.starts_with("arn:") {
             let service = r.split(':').nth(2).unwrap_or("");
             if service.contains('*') || service.contains('?') {
@@ -523,6 +528,22 @@ fn compile_resources(ctx: &mut Ctx<'_>, what: &str, v: &Value, variables: bool) 
         }
     }
     out
+}
+
+/// Colon-separated parts outside `${...}`.
+fn split_parts(r: &str) -> usize {
+    let mut depth = false;
+    let mut n = 1;
+    let b = r.as_bytes();
+    for i in 0..b.len() {
+        match b[i] {
+            b'$' if b.get(i + 1) == Some(&b'{') => depth = true,
+            b'}' => depth = false,
+            b':' if !depth => n += 1,
+            _ => {}
+        }
+    }
+    n
 }
 
 fn compile_conditions(

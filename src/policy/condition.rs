@@ -362,8 +362,9 @@ pub fn parse_cidr(v: &str) -> Option<IpNet> {
 pub enum ArnPattern {
     Any,
     Segments(Box<[Pattern; 6]>),
-    /// Fewer than six segments: compared as one string.
-    Whole(Pattern),
+    /// Not `*` and fewer than six colon-separated parts: matches no ARN, since ARN matching
+    /// compares the six parts one by one (AWS-NOTES 6, 15).
+    Malformed,
 }
 
 impl ArnPattern {
@@ -388,30 +389,28 @@ impl ArnPattern {
             };
             Ok(ArnPattern::Segments(Box::new(arr)))
         } else {
-            Ok(ArnPattern::Whole(Pattern::parse(text, syntax)?))
+            Ok(ArnPattern::Malformed)
         }
     }
 
     pub fn has_vars(&self) -> bool {
         match self {
-            ArnPattern::Any => false,
+            ArnPattern::Any | ArnPattern::Malformed => false,
             ArnPattern::Segments(s) => s.iter().any(|p| p.has_vars()),
-            ArnPattern::Whole(p) => p.has_vars(),
         }
     }
 
     pub fn variables(&self) -> Vec<&str> {
         match self {
-            ArnPattern::Any => vec![],
+            ArnPattern::Any | ArnPattern::Malformed => vec![],
             ArnPattern::Segments(s) => s.iter().flat_map(|p| p.variables()).collect(),
-            ArnPattern::Whole(p) => p.variables().collect(),
         }
     }
 
     pub fn matches_with<'v>(&self, arn: &str, lookup: &dyn Fn(&str) -> VarValue<'v>) -> Tri {
         match self {
             ArnPattern::Any => Tri::True,
-            ArnPattern::Whole(p) => p.matches_with(arn, lookup),
+            ArnPattern::Malformed => Tri::False,
             ArnPattern::Segments(segs) => {
                 let mut parts = arn.splitn(6, ':');
                 let mut out = Tri::True;
@@ -688,7 +687,7 @@ mod tests {
             Tri::True
         );
         let q = ArnPattern::parse("arn:aws:ec2:*:instance/*", false).expect("valid");
-        assert!(matches!(q, ArnPattern::Whole(_)));
+        assert!(matches!(q, ArnPattern::Malformed));
         let r = ArnPattern::parse("arn:aws:ec2:us-*:123:instance/*", false).expect("valid");
         assert_eq!(
             r.matches_with("arn:aws:ec2:us-east-1:123:instance/i-1", &look),

@@ -1,0 +1,67 @@
+//! Helpers: run the real binary, find the repository's files, make temporary directories.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn sample(rel: &str) -> PathBuf {
+    root().join("samples").join(rel)
+}
+
+pub fn data(rel: &str) -> PathBuf {
+    root().join("tests").join("data").join(rel)
+}
+
+/// The shared real CloudTrail samples, when present beside the repository.
+pub fn shared_real() -> Option<PathBuf> {
+    let p = root().join("../shared/data/cloudtrail/real");
+    p.is_dir().then_some(p)
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub fn run<I, S>(args: I) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    run_in(&root(), args)
+}
+
+pub fn run_in<I, S>(dir: &Path, args: I) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let out: Output = Command::new(env!("CARGO_BIN_EXE_trailreplay"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("the trailreplay binary runs");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("temp dir")
+}
+
+/// Writes gzip-compressed bytes.
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(bytes).expect("gzip");
+    e.finish().expect("gzip")
+}

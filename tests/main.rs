@@ -1,0 +1,6 @@
+//! Integration tests: one binary, one module per area (ripgrep's layout).
+
+mod cli;
+mod common;
+mod corpus;
+mod seed;
