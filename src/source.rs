@@ -19,7 +19,7 @@ impl Input {
     pub fn display(&self) -> String {
         match self {
             Input::File(p) => p.display().to_string(),
-            Input::Stdin => "-".to_string(),
+            Input::Stdin => "<stdin>".to_string(),
         }
     }
 }

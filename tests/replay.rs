@@ -1,0 +1,238 @@
+//! `trailreplay replay` end to end on the bundled samples and the shared real CloudTrail data,
+//! with snapshots of what a user sees (CSV, JSON lines, summary).
+
+use serde_json::Value;
+
+use crate::common::{run, shared_real, tempdir};
+
+const INV: [&str; 4] = [
+    "--inventory",
+    "samples/inventory/describe-instances.json",
+    "--inventory",
+    "samples/inventory/managed-instances.csv",
+];
+
+fn quick_start(extra: &[&str]) -> crate::common::Run {
+    let mut args = vec!["replay", "--candidate", "samples/policies/seed-2a-instance-tag.json"];
+    args.extend_from_slice(&INV);
+    args.extend_from_slice(extra);
+    args.push("samples/AWSLogs");
+    run(&args)
+}
+
+#[test]
+fn quick_start_csv() {
+    let r = quick_start(&[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    insta::assert_snapshot!("quick_start_csv", r.stdout);
+}
+
+#[test]
+fn quick_start_jsonl_all() {
+    let r = quick_start(&["--format", "jsonl", "--all"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let rows: Vec<Value> = r
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    // 16 session events in the archive, one delivered twice.
+    assert_eq!(rows.len(), 15);
+    insta::assert_snapshot!("quick_start_jsonl_all", r.stdout);
+}
+
+#[test]
+fn quick_start_summary() {
+    let r = quick_start(&["--format", "summary"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    insta::assert_snapshot!("quick_start_summary", r.stdout);
+}
+
+#[test]
+fn summary_json_accounts_for_every_event() {
+    let dir = tempdir();
+    let s = dir.path().join("summary.json");
+    let r = quick_start(&["--all", "--summary", s.to_str().expect("utf8")]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&s).expect("summary")).expect("JSON");
+    let n = |p: &str| v.pointer(p).and_then(Value::as_u64).unwrap_or(u64::MAX);
+    assert_eq!(n("/ssm_session_events"), 16);
+    assert_eq!(n("/duplicates"), 1);
+    assert_eq!(
+        n("/ssm_session_events"),
+        n("/duplicates") + n("/outside_window") + n("/rows")
+    );
+    assert_eq!(n("/rows"), n("/evaluated") + n("/skipped"));
+    assert_eq!(n("/files/skipped/CloudTrail digest file"), 1);
+    assert_eq!(n("/changes/newly_denied"), 7);
+    assert_eq!(n("/changes/uncertain"), 1);
+    assert_eq!(r.stdout.lines().count(), 1 + 15, "--all writes every event");
+}
+
+#[test]
+fn fail_on_gates_ci() {
+    assert_eq!(quick_start(&["--fail-on", "newly-denied"]).code, 1);
+    assert_eq!(quick_start(&["--fail-on", "newly-allowed"]).code, 0);
+    assert_eq!(quick_start(&["--fail-on", "any"]).code, 1);
+}
+
+#[test]
+fn baseline_policy_set_and_fidelity() {
+    let dir = tempdir();
+    let s = dir.path().join("summary.json");
+    let r = quick_start(&[
+        "--baseline",
+        "samples/policies/authorization-details.json",
+        "--summary",
+        s.to_str().expect("utf8"),
+        "--format",
+        "jsonl",
+        "--all",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&s).expect("summary")).expect("JSON");
+    assert_eq!(v["baseline"], "policy");
+    assert_eq!(v["fidelity"]["agree"], 14);
+    assert_eq!(v["fidelity"]["disagree"], 0);
+    // Bob's inline deny (URL-encoded in the snapshot) decides his Payroll attempt.
+    let bob_payroll = r
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("JSON"))
+        .find(|row| row["target"] == "i-0a1b2c3d4e5f60002")
+        .expect("bob's denied start");
+    assert_eq!(bob_payroll["baseline"], "explicitDeny");
+    assert!(bob_payroll["baseline_reason"]
+        .as_str()
+        .is_some_and(|s| s.contains("user/bob#DenyPayroll statement 1")));
+}
+
+#[test]
+fn principal_missing_from_snapshot_is_uncertain() {
+    let dir = tempdir();
+    let snap = dir.path().join("only-alice.json");
+    std::fs::write(
+        &snap,
+        r#"{"UserDetailList":[{"UserName":"alice","Arn":"arn:aws:iam::987654321098:user/alice","UserPolicyList":[{"PolicyName":"all","PolicyDocument":{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"ssm:*","Resource":"*"}}}],"GroupList":[],"AttachedManagedPolicies":[]}],"RoleDetailList":[],"GroupDetailList":[],"Policies":[]}"#,
+    )
+    .expect("write");
+    let r = run([
+        "replay", "--candidate", snap.to_str().expect("utf8"), "--format", "jsonl", "--all",
+        "samples/AWSLogs",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let rows: Vec<Value> = r.stdout.lines().map(|l| serde_json::from_str(l).expect("JSON")).collect();
+    let carol = rows
+        .iter()
+        .find(|row| row["principal_arn"].as_str().is_some_and(|a| a.ends_with("/carol")))
+        .expect("carol");
+    assert_eq!(carol["change"], "uncertain");
+    assert!(carol["candidate_reason"].as_str().is_some_and(|s| s.contains("is not in the policy snapshot")));
+    let alice = rows
+        .iter()
+        .find(|row| row["principal_arn"].as_str().is_some_and(|a| a.ends_with("user/alice")))
+        .expect("alice");
+    assert_eq!(alice["candidate"], "allowed");
+}
+
+#[test]
+fn output_is_identical_across_thread_counts() {
+    let one = quick_start(&["--all", "--threads", "1"]);
+    let two = quick_start(&["--all", "--threads", "2"]);
+    assert_eq!(one.code, 0);
+    assert_eq!(one.stdout, two.stdout);
+}
+
+#[test]
+fn time_window() {
+    let r = quick_start(&["--all", "--since", "2024-09-03", "--until", "2024-09-03T08:42:00Z"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // 08:00 start, 08:10 resume, 08:40 terminate, 08:41 describe.
+    assert_eq!(r.stdout.lines().count(), 1 + 4, "{}", r.stdout);
+    let bad = quick_start(&["--since", "last tuesday"]);
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("--since last tuesday"), "{}", bad.stderr);
+}
+
+#[test]
+fn reads_stdin() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let bytes = std::fs::read(
+        "samples/AWSLogs/987654321098/CloudTrail/us-east-2/2024/09/02/987654321098_CloudTrail_us-east-2_20240902T0905Z_Q1w2E3r4T5y6U7i8.json.gz",
+    )
+    .expect("sample");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_trailreplay"))
+        .current_dir(crate::common::root())
+        .args(["replay", "--candidate", "samples/policies/seed-4-admin.json", "--all", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child.stdin.take().expect("stdin").write_all(&bytes).expect("write");
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.lines().count(), 1 + 2, "{text}");
+    assert!(text.contains(",<stdin>#1\r\n"), "{text}");
+}
+
+#[test]
+fn missing_policy_or_path_is_trouble() {
+    let r = run(["replay", "--candidate", "nope.json", "samples/AWSLogs"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("nope.json: cannot read"), "{}", r.stderr);
+    let r = run(["replay", "--candidate", "samples/policies/seed-4-admin.json", "--all", "samples/AWSLogs", "no-such-dir"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("no-such-dir"), "{}", r.stderr);
+    assert_eq!(r.stdout.lines().count(), 1 + 15, "the rest is still written");
+}
+
+#[test]
+fn real_public_samples_read_without_error() {
+    let Some(real) = shared_real() else {
+        eprintln!("shared real data not present; skipped");
+        return;
+    };
+    let dir = tempdir();
+    let s = dir.path().join("summary.json");
+    let r = run([
+        "replay".as_ref(),
+        "--candidate".as_ref(),
+        "samples/policies/seed-1-specific-instances.json".as_ref(),
+        "--all".as_ref(),
+        "--summary".as_ref(),
+        s.as_os_str(),
+        real.as_os_str(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.is_empty(), "{}", r.stderr);
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&s).expect("summary")).expect("JSON");
+    // Totals from data/cloudtrail/real/README.md: 418 records, 138 from ssm.amazonaws.com,
+    // of which 3 StartSession and 3 TerminateSession.
+    assert_eq!(v["records"]["records"], 418);
+    assert_eq!(v["records"]["malformed"], 0);
+    assert_eq!(v["ssm_session_events"], 6);
+    assert_eq!(v["records"]["other_ssm"], 132);
+    assert_eq!(v["files"]["failed"], 0);
+    // The three StartSessions target instances not in the policy; the terminations are the
+    // user's own sessions (`christophe-…`, `${aws:username}-*`).
+    assert_eq!(v["changes"]["newly_denied"], 3);
+    assert_eq!(v["changes"]["unchanged"], 3);
+}
+
+#[test]
+fn verify_mode_agrees_with_the_prefilter() {
+    let Some(real) = shared_real() else { return };
+    let r = run([
+        "replay".as_ref(),
+        "--candidate".as_ref(),
+        "samples/policies/seed-4-admin.json".as_ref(),
+        "--verify".as_ref(),
+        "--format".as_ref(),
+        "summary".as_ref(),
+        real.as_os_str(),
+        "samples/AWSLogs".as_ref(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
