@@ -21,7 +21,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Simulate(a) => run_simulate(a),
         Command::Validate(a) => run_validate(a),
         Command::Replay(a) => crate::replay_cmd::run(a),
-        Command::Generate(_a) => match Ok::<String, String>(String::new()) {
+        Command::Generate(a) => match crate::generate::run(&a) {
             Ok(summary) => {
                 println!("{summary}");
                 ExitCode::Success

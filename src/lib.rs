@@ -12,6 +12,7 @@ pub mod compare;
 pub mod config;
 pub mod decode;
 pub mod eval;
+pub mod generate;
 pub mod mapping;
 pub mod policy;
 pub mod policyset;

@@ -140,7 +140,7 @@ pub fn open(input: &Input) -> io::Result<Box<dyn Read + Send>> {
         Input::File(p) => Box::new(File::open(p)?),
         Input::Stdin => Box::new(io::stdin()),
     };
-    let mut buffered = BufReader::with_capacity(256 * 1024, raw);
+    let mut buffered = BufReader::with_capacity(64 * 1024, raw);
     let head = buffered.fill_buf()?;
     if head.len() >= 2 && head[0] == 0x1f && head[1] == 0x8b {
         Ok(Box::new(MultiGzDecoder::new(buffered)))

@@ -13,7 +13,11 @@ const INV: [&str; 4] = [
 ];
 
 fn quick_start(extra: &[&str]) -> crate::common::Run {
-    let mut args = vec!["replay", "--candidate", "samples/policies/seed-2a-instance-tag.json"];
+    let mut args = vec![
+        "replay",
+        "--candidate",
+        "samples/policies/seed-2a-instance-tag.json",
+    ];
     args.extend_from_slice(&INV);
     args.extend_from_slice(extra);
     args.push("samples/AWSLogs");
@@ -54,7 +58,8 @@ fn summary_json_accounts_for_every_event() {
     let s = dir.path().join("summary.json");
     let r = quick_start(&["--all", "--summary", s.to_str().expect("utf8")]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let v: Value = serde_json::from_str(&std::fs::read_to_string(&s).expect("summary")).expect("JSON");
+    let v: Value =
+        serde_json::from_str(&std::fs::read_to_string(&s).expect("summary")).expect("JSON");
     let n = |p: &str| v.pointer(p).and_then(Value::as_u64).unwrap_or(u64::MAX);
     assert_eq!(n("/ssm_session_events"), 16);
     assert_eq!(n("/duplicates"), 1);
@@ -90,7 +95,8 @@ fn baseline_policy_set_and_fidelity() {
         "--all",
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let v: Value = serde_json::from_str(&std::fs::read_to_string(&s).expect("summary")).expect("JSON");
+    let v: Value =
+        serde_json::from_str(&std::fs::read_to_string(&s).expect("summary")).expect("JSON");
     assert_eq!(v["baseline"], "policy");
     assert_eq!(v["fidelity"]["agree"], 14);
     assert_eq!(v["fidelity"]["disagree"], 0);
@@ -117,20 +123,39 @@ fn principal_missing_from_snapshot_is_uncertain() {
     )
     .expect("write");
     let r = run([
-        "replay", "--candidate", snap.to_str().expect("utf8"), "--format", "jsonl", "--all",
+        "replay",
+        "--candidate",
+        snap.to_str().expect("utf8"),
+        "--format",
+        "jsonl",
+        "--all",
         "samples/AWSLogs",
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let rows: Vec<Value> = r.stdout.lines().map(|l| serde_json::from_str(l).expect("JSON")).collect();
+    let rows: Vec<Value> = r
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect();
     let carol = rows
         .iter()
-        .find(|row| row["principal_arn"].as_str().is_some_and(|a| a.ends_with("/carol")))
+        .find(|row| {
+            row["principal_arn"]
+                .as_str()
+                .is_some_and(|a| a.ends_with("/carol"))
+        })
         .expect("carol");
     assert_eq!(carol["change"], "uncertain");
-    assert!(carol["candidate_reason"].as_str().is_some_and(|s| s.contains("is not in the policy snapshot")));
+    assert!(carol["candidate_reason"]
+        .as_str()
+        .is_some_and(|s| s.contains("is not in the policy snapshot")));
     let alice = rows
         .iter()
-        .find(|row| row["principal_arn"].as_str().is_some_and(|a| a.ends_with("user/alice")))
+        .find(|row| {
+            row["principal_arn"]
+                .as_str()
+                .is_some_and(|a| a.ends_with("user/alice"))
+        })
         .expect("alice");
     assert_eq!(alice["candidate"], "allowed");
 }
@@ -145,13 +170,23 @@ fn output_is_identical_across_thread_counts() {
 
 #[test]
 fn time_window() {
-    let r = quick_start(&["--all", "--since", "2024-09-03", "--until", "2024-09-03T08:42:00Z"]);
+    let r = quick_start(&[
+        "--all",
+        "--since",
+        "2024-09-03",
+        "--until",
+        "2024-09-03T08:42:00Z",
+    ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     // 08:00 start, 08:10 resume, 08:40 terminate, 08:41 describe.
     assert_eq!(r.stdout.lines().count(), 1 + 4, "{}", r.stdout);
     let bad = quick_start(&["--since", "last tuesday"]);
     assert_eq!(bad.code, 2);
-    assert!(bad.stderr.contains("--since last tuesday"), "{}", bad.stderr);
+    assert!(
+        bad.stderr.contains("--since last tuesday"),
+        "{}",
+        bad.stderr
+    );
 }
 
 #[test]
@@ -164,12 +199,23 @@ fn reads_stdin() {
     .expect("sample");
     let mut child = Command::new(env!("CARGO_BIN_EXE_trailreplay"))
         .current_dir(crate::common::root())
-        .args(["replay", "--candidate", "samples/policies/seed-4-admin.json", "--all", "-"])
+        .args([
+            "replay",
+            "--candidate",
+            "samples/policies/seed-4-admin.json",
+            "--all",
+            "-",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
         .expect("spawn");
-    child.stdin.take().expect("stdin").write_all(&bytes).expect("write");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(&bytes)
+        .expect("write");
     let out = child.wait_with_output().expect("wait");
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8_lossy(&out.stdout);
@@ -182,10 +228,21 @@ fn missing_policy_or_path_is_trouble() {
     let r = run(["replay", "--candidate", "nope.json", "samples/AWSLogs"]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("nope.json: cannot read"), "{}", r.stderr);
-    let r = run(["replay", "--candidate", "samples/policies/seed-4-admin.json", "--all", "samples/AWSLogs", "no-such-dir"]);
+    let r = run([
+        "replay",
+        "--candidate",
+        "samples/policies/seed-4-admin.json",
+        "--all",
+        "samples/AWSLogs",
+        "no-such-dir",
+    ]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("no-such-dir"), "{}", r.stderr);
-    assert_eq!(r.stdout.lines().count(), 1 + 15, "the rest is still written");
+    assert_eq!(
+        r.stdout.lines().count(),
+        1 + 15,
+        "the rest is still written"
+    );
 }
 
 #[test]
@@ -207,7 +264,8 @@ fn real_public_samples_read_without_error() {
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stderr.is_empty(), "{}", r.stderr);
-    let v: Value = serde_json::from_str(&std::fs::read_to_string(&s).expect("summary")).expect("JSON");
+    let v: Value =
+        serde_json::from_str(&std::fs::read_to_string(&s).expect("summary")).expect("JSON");
     // Totals from data/cloudtrail/real/README.md: 418 records, 138 from ssm.amazonaws.com,
     // of which 3 StartSession and 3 TerminateSession.
     assert_eq!(v["records"]["records"], 418);

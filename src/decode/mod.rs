@@ -10,6 +10,7 @@
 pub mod event;
 pub mod record;
 pub mod scan;
+pub mod scan_reference;
 
 use std::io::Read;
 use std::sync::{Arc, OnceLock};
@@ -98,16 +99,36 @@ fn escape_marker() -> &'static memmem::Finder<'static> {
     F.get_or_init(|| memmem::Finder::new(b"\\u"))
 }
 
-/// Could this record be a Session Manager event? (Cheap; no parsing.)
+fn session_marker() -> &'static memmem::Finder<'static> {
+    static F: OnceLock<memmem::Finder<'static>> = OnceLock::new();
+    F.get_or_init(|| memmem::Finder::new(b"Session"))
+}
+
+fn status_marker() -> &'static memmem::Finder<'static> {
+    static F: OnceLock<memmem::Finder<'static>> = OnceLock::new();
+    F.get_or_init(|| memmem::Finder::new(b"GetConnectionStatus"))
+}
+
+/// Could this record be a Session Manager event? (Cheap; no parsing.) It must contain the
+/// event source and one of the five event names (four contain `Session`), unless a `\u` escape
+/// could spell either differently.
 pub fn prefilter(bytes: &[u8]) -> bool {
-    marker().find(bytes).is_some() || escape_marker().find(bytes).is_some()
+    if memchr::memchr(b'\\', bytes).is_some() && escape_marker().find(bytes).is_some() {
+        return true;
+    }
+    marker().find(bytes).is_some()
+        && (session_marker().find(bytes).is_some() || status_marker().find(bytes).is_some())
 }
 
 /// Decodes one stream of log data (already decompressed).
 pub fn decode_stream<R: Read>(reader: R, file: &Arc<str>, opts: DecodeOptions) -> FileOutcome {
     let mut out = FileOutcome::default();
     let mut errors_seen = 0usize;
-    let result = scan::scan(reader, opts.max_record, |_, index, bytes| {
+    thread_local! {
+        static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let mut buffer = BUFFER.with(|b| std::mem::take(&mut *b.borrow_mut()));
+    let result = scan::scan_with_buffer(reader, opts.max_record, &mut buffer, |_, index, bytes| {
         let st = &mut out.stats;
         let candidate = prefilter(bytes);
         if !candidate && !opts.verify {
@@ -150,6 +171,9 @@ pub fn decode_stream<R: Read>(reader: R, file: &Arc<str>, opts: DecodeOptions) -
             }
         }
     });
+    if buffer.capacity() <= 4 * MAX_RECORD_BYTES {
+        BUFFER.with(|b| *b.borrow_mut() = buffer);
+    }
     let stats = match result {
         Ok(s) => s,
         Err((s, e)) => {

@@ -2,6 +2,7 @@
 //! where every key is known, absent, or unknown (the log cannot tell).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::policy::condition::KeyState;
 use crate::policy::pattern::VarValue;
@@ -18,7 +19,8 @@ pub enum KeyValue {
 /// compare case-insensitively (IAM User Guide, "Controlling access using tags").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TagState {
-    Known(HashMap<String, String>),
+    /// Shared: one inventory entry serves every event on its resource.
+    Known(Arc<HashMap<String, String>>),
     Unknown,
 }
 
@@ -29,14 +31,14 @@ impl TagState {
         K: AsRef<str>,
         V: Into<String>,
     {
-        TagState::Known(
+        TagState::Known(Arc::new(
             tags.into_iter()
                 .map(|(k, v)| (k.as_ref().to_lowercase(), v.into()))
                 .collect(),
-        )
+        ))
     }
     pub fn none() -> TagState {
-        TagState::Known(HashMap::new())
+        TagState::Known(Arc::new(HashMap::new()))
     }
     fn state(&self, key: &str) -> KeyState<'_> {
         match self {

@@ -5,6 +5,7 @@
 //! has them unknown; with no inventory at all, every tag key is unknown.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -14,12 +15,14 @@ use crate::eval::TagState;
 /// can carry regions an inventory does not).
 #[derive(Debug, Default)]
 pub struct Inventory {
-    by_arn: HashMap<String, HashMap<String, String>>,
-    by_id: HashMap<String, HashMap<String, String>>,
+    by_arn: HashMap<String, Tags>,
+    by_id: HashMap<String, Tags>,
     loaded: bool,
 }
 
-fn tag_list(v: Option<&Value>) -> HashMap<String, String> {
+type Tags = Arc<HashMap<String, String>>;
+
+fn tag_list(v: Option<&Value>) -> Tags {
     v.and_then(Value::as_array)
         .map(|a| {
             a.iter()
@@ -31,6 +34,7 @@ fn tag_list(v: Option<&Value>) -> HashMap<String, String> {
                 })
                 .collect()
         })
+        .map(Arc::new)
         .unwrap_or_default()
 }
 
@@ -152,7 +156,7 @@ impl Inventory {
             };
             // An empty key lists a resource that has no tags.
             if !key.is_empty() {
-                map.insert(key.to_lowercase(), value.to_string());
+                Arc::make_mut(map).insert(key.to_lowercase(), value.to_string());
             }
             n += 1;
         }

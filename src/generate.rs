@@ -1,0 +1,415 @@
+//! `trailreplay generate`: a deterministic synthetic archive in the S3 layout, for benchmarks
+//! and for anyone reproducing the README's figures. Records have the size and shape of real
+//! CloudTrail records (compact `{"Records":[...]}` on one line, about 1.3 KB per record); a chosen
+//! share are Session Manager events, and about 4% are other `ssm.amazonaws.com` events (which
+//! carry the pre-filter's marker and must be parsed to be told apart). An inventory CSV with the
+//! instances' tags is written beside the archive.
+
+use std::fmt::Write as _;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use chrono::{Duration, TimeZone, Utc};
+use flate2::write::GzEncoder;
+use flate2::Compression;
+
+use crate::cli::GenerateArgs;
+
+/// SplitMix64: small, fast, deterministic; statistical quality is ample for test data.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        if n == 0 {
+            0
+        } else {
+            self.next() % n
+        }
+    }
+    fn chance(&mut self, p: f64) -> bool {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64 <= p
+    }
+    fn hex(&mut self, len: usize) -> String {
+        let mut s = String::with_capacity(len);
+        while s.len() < len {
+            let _ = write!(s, "{:016x}", self.next());
+        }
+        s.truncate(len);
+        s
+    }
+}
+
+/// The first account and region are the seed policies' (`987654321098`, `us-east-2`).
+const REGIONS: [&str; 4] = ["us-east-2", "us-east-1", "eu-west-1", "ap-southeast-2"];
+const USERS: usize = 40;
+const ROLES: usize = 12;
+const INSTANCES: usize = 200;
+
+fn account(i: usize) -> String {
+    format!("{:012}", 987_654_321_098u64 + i as u64 * 1_111_111)
+}
+
+struct Caller {
+    identity: String,
+    principal_id: String,
+    user_name: String,
+}
+
+fn caller(rng: &mut Rng, acct: &str) -> Caller {
+    if rng.chance(0.5) {
+        let u = rng.below(USERS as u64);
+        let pid = format!("AIDA{:016X}", 0xA11CE0000 + u);
+        let name = format!("user{u:02}");
+        Caller {
+            identity: format!(
+                r#"{{"type":"IAMUser","principalId":"{pid}","arn":"arn:aws:iam::{acct}:user/{name}","accountId":"{acct}","accessKeyId":"AKIA{:016X}","userName":"{name}"}}"#,
+                rng.next() >> 1
+            ),
+            principal_id: pid,
+            user_name: name,
+        }
+    } else {
+        let r = rng.below(ROLES as u64);
+        let session = format!("session-{}", rng.below(500));
+        let role_id = format!("AROA{:016X}", 0xB0B0000 + r);
+        let pid = format!("{role_id}:{session}");
+        Caller {
+            identity: format!(
+                r#"{{"type":"AssumedRole","principalId":"{pid}","arn":"arn:aws:sts::{acct}:assumed-role/Role{r:02}/{session}","accountId":"{acct}","accessKeyId":"ASIA{:016X}","sessionContext":{{"sessionIssuer":{{"type":"Role","principalId":"{role_id}","arn":"arn:aws:iam::{acct}:role/team/Role{r:02}","accountId":"{acct}","userName":"Role{r:02}"}},"webIdFederationData":{{}},"attributes":{{"creationDate":"2024-03-01T08:00:00Z","mfaAuthenticated":"false"}}}}}}"#,
+                rng.next() >> 1
+            ),
+            principal_id: pid,
+            user_name: String::new(),
+        }
+    }
+}
+
+fn instance(i: u64) -> String {
+    format!("i-0{:016x}", 0xabc0000 + i)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn record(
+    out: &mut String,
+    rng: &mut Rng,
+    time: &str,
+    source: &str,
+    name: &str,
+    region: &str,
+    acct: &str,
+    c: &Caller,
+    params: &str,
+    response: &str,
+    error: Option<(&str, &str)>,
+) {
+    let _ = write!(
+        out,
+        r#"{{"eventVersion":"1.09","userIdentity":{},"eventTime":"{time}","eventSource":"{source}","eventName":"{name}","awsRegion":"{region}","sourceIPAddress":"198.51.100.{}","userAgent":"aws-cli/2.15.{} md/Botocore#1.34.{} ua/2.0 os/linux#6.1 md/arch#x86_64 lang/python#3.11.8 md/pyimpl#CPython cfg/retry-mode#standard md/installer#exe","requestParameters":{params},"responseElements":{response},"requestID":"{}-{}-4{}-a{}-{}","eventID":"{}-{}-4{}-b{}-{}","readOnly":false,"eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"{acct}","eventCategory":"Management","tlsDetails":{{"tlsVersion":"TLSv1.3","cipherSuite":"TLS_AES_128_GCM_SHA256","clientProvidedHostHeader":"{}.{region}.amazonaws.com"}}"#,
+        c.identity,
+        rng.below(250),
+        rng.below(30),
+        rng.below(90),
+        rng.hex(8),
+        rng.hex(4),
+        rng.hex(3),
+        rng.hex(3),
+        rng.hex(12),
+        rng.hex(8),
+        rng.hex(4),
+        rng.hex(3),
+        rng.hex(3),
+        rng.hex(12),
+        source.split('.').next().unwrap_or("ssm"),
+    );
+    if let Some((code, msg)) = error {
+        let _ = write!(out, r#","errorCode":"{code}","errorMessage":"{msg}""#);
+    }
+    out.push('}');
+}
+
+/// Writes the archive; returns a one-line description.
+pub fn run(a: &GenerateArgs) -> Result<String, std::io::Error> {
+    let mut rng = Rng(a.seed);
+    let accounts = a.accounts.max(1);
+    let regions = a.regions.clamp(1, REGIONS.len());
+    let days = a.days.max(1);
+    let per_file = a.per_file.max(1);
+    let files = a.records.div_ceil(per_file).max(1);
+    let ssm_share = (a.ssm_percent / 100.0).clamp(0.0, 1.0);
+    let start = Utc
+        .with_ymd_and_hms(2024, 3, 1, 0, 0, 0)
+        .single()
+        .ok_or_else(|| std::io::Error::other("bad start date"))?;
+    let span_secs = days as i64 * 86_400;
+    let mut open_sessions: Vec<(String, String)> = Vec::new();
+    let mut written = 0usize;
+    let mut ssm = 0usize;
+    let mut bytes = 0u64;
+    for f in 0..files {
+        let acct = account(f % accounts);
+        let region = REGIONS[(f / accounts) % regions];
+        let n = per_file.min(a.records - written);
+        let t0 = start + Duration::seconds(span_secs * f as i64 / files as i64);
+        let dir: PathBuf = a
+            .out
+            .join("AWSLogs")
+            .join(&acct)
+            .join("CloudTrail")
+            .join(region)
+            .join(t0.format("%Y/%m/%d").to_string());
+        std::fs::create_dir_all(&dir)?;
+        let mut body = String::with_capacity(n * 1400 + 16);
+        body.push_str(r#"{"Records":["#);
+        for i in 0..n {
+            if i > 0 {
+                body.push(',');
+            }
+            let t = t0 + Duration::seconds(rng.below(300) as i64);
+            let time = t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+            let c = caller(&mut rng, &acct);
+            if rng.chance(ssm_share) {
+                ssm += 1;
+                let roll = rng.below(100);
+                let target = instance(rng.below(INSTANCES as u64));
+                let denied = rng.chance(0.05).then_some((
+                    "AccessDenied",
+                    "User is not authorized to perform: ssm:StartSession",
+                ));
+                if roll < 55 || open_sessions.is_empty() {
+                    let sid = if c.user_name.is_empty() {
+                        format!(
+                            "{}-{}",
+                            c.principal_id.split(':').nth(1).unwrap_or("s"),
+                            rng.hex(17)
+                        )
+                    } else {
+                        format!("{}-{}", c.user_name, rng.hex(17))
+                    };
+                    let doc = if rng.chance(0.15) {
+                        r#","documentName":"AWS-StartPortForwardingSession","parameters":{"portNumber":["5432"],"localPortNumber":["15432"]}"#
+                    } else {
+                        ""
+                    };
+                    let params = format!(r#"{{"target":"{target}"{doc}}}"#);
+                    let resp = if denied.is_some() {
+                        "null".to_string()
+                    } else {
+                        open_sessions.push((sid.clone(), target.clone()));
+                        format!(
+                            r#"{{"sessionId":"{sid}","tokenValue":"Value hidden due to security reasons.","streamUrl":"wss://ssmmessages.{region}.amazonaws.com/v1/data-channel/{sid}?role=publish_subscribe&cell-number=AAEAAf"}}"#
+                        )
+                    };
+                    record(
+                        &mut body,
+                        &mut rng,
+                        &time,
+                        "ssm.amazonaws.com",
+                        "StartSession",
+                        region,
+                        &acct,
+                        &c,
+                        &params,
+                        &resp,
+                        denied,
+                    );
+                } else if roll < 85 {
+                    let k = rng.below(open_sessions.len() as u64) as usize;
+                    let (sid, _) = open_sessions.swap_remove(k);
+                    let name = if rng.chance(0.2) {
+                        "ResumeSession"
+                    } else {
+                        "TerminateSession"
+                    };
+                    let p = format!(r#"{{"sessionId":"{sid}"}}"#);
+                    record(
+                        &mut body,
+                        &mut rng,
+                        &time,
+                        "ssm.amazonaws.com",
+                        name,
+                        region,
+                        &acct,
+                        &c,
+                        &p,
+                        &p,
+                        None,
+                    );
+                } else if roll < 93 {
+                    record(
+                        &mut body,
+                        &mut rng,
+                        &time,
+                        "ssm.amazonaws.com",
+                        "DescribeSessions",
+                        region,
+                        &acct,
+                        &c,
+                        r#"{"state":"Active"}"#,
+                        "null",
+                        None,
+                    );
+                } else {
+                    let p = format!(r#"{{"target":"{target}"}}"#);
+                    let r = format!(r#"{{"target":"{target}","status":"connected"}}"#);
+                    record(
+                        &mut body,
+                        &mut rng,
+                        &time,
+                        "ssm.amazonaws.com",
+                        "GetConnectionStatus",
+                        region,
+                        &acct,
+                        &c,
+                        &p,
+                        &r,
+                        None,
+                    );
+                }
+            } else {
+                let roll = rng.below(100);
+                if roll < 4 {
+                    record(
+                        &mut body,
+                        &mut rng,
+                        &time,
+                        "ssm.amazonaws.com",
+                        "DescribeInstanceInformation",
+                        region,
+                        &acct,
+                        &c,
+                        r#"{"maxResults":50,"filters":[{"key":"PingStatus","values":["Online"]}]}"#,
+                        "null",
+                        None,
+                    );
+                } else if roll < 40 {
+                    let p = format!(
+                        r#"{{"instancesSet":{{"items":[{{"instanceId":"{}"}}]}},"filterSet":{{}}}}"#,
+                        instance(rng.below(INSTANCES as u64))
+                    );
+                    record(
+                        &mut body,
+                        &mut rng,
+                        &time,
+                        "ec2.amazonaws.com",
+                        "DescribeInstances",
+                        region,
+                        &acct,
+                        &c,
+                        &p,
+                        "null",
+                        None,
+                    );
+                } else if roll < 70 {
+                    let p = format!(
+                        r#"{{"bucketName":"logs-{acct}","Host":"logs-{acct}.s3.{region}.amazonaws.com","key":"app/{}/part-{}.parquet"}}"#,
+                        rng.hex(8),
+                        rng.below(9999)
+                    );
+                    record(
+                        &mut body,
+                        &mut rng,
+                        &time,
+                        "s3.amazonaws.com",
+                        "GetObject",
+                        region,
+                        &acct,
+                        &c,
+                        &p,
+                        "null",
+                        None,
+                    );
+                } else if roll < 85 {
+                    let p = format!(
+                        r#"{{"roleArn":"arn:aws:iam::{acct}:role/team/Role{:02}","roleSessionName":"session-{}","durationSeconds":3600}}"#,
+                        rng.below(ROLES as u64),
+                        rng.below(500)
+                    );
+                    let r = format!(
+                        r#"{{"credentials":{{"accessKeyId":"ASIA{:016X}","sessionToken":"IQoJb3JpZ2luX2VjEXAMPLE","expiration":"Mar 1, 2024, 9:00:00 AM"}}}}"#,
+                        rng.next() >> 1
+                    );
+                    record(
+                        &mut body,
+                        &mut rng,
+                        &time,
+                        "sts.amazonaws.com",
+                        "AssumeRole",
+                        region,
+                        &acct,
+                        &c,
+                        &p,
+                        &r,
+                        None,
+                    );
+                } else {
+                    let p = format!(
+                        r#"{{"logGroupName":"/aws/lambda/fn-{}","logStreamNamePrefix":"2024/03/01"}}"#,
+                        rng.below(40)
+                    );
+                    record(
+                        &mut body,
+                        &mut rng,
+                        &time,
+                        "logs.amazonaws.com",
+                        "DescribeLogStreams",
+                        region,
+                        &acct,
+                        &c,
+                        &p,
+                        "null",
+                        None,
+                    );
+                }
+            }
+        }
+        body.push_str("]}");
+        let name = format!(
+            "{acct}_CloudTrail_{region}_{}_{}.json.gz",
+            t0.format("%Y%m%dT%H%MZ"),
+            rng.hex(16)
+        );
+        let path = dir.join(name);
+        let mut enc = GzEncoder::new(Vec::with_capacity(body.len() / 8), Compression::default());
+        enc.write_all(body.as_bytes())?;
+        let gz = enc.finish()?;
+        bytes += body.len() as u64;
+        std::fs::write(&path, gz)?;
+        written += n;
+    }
+    write_inventory(&a.out, accounts, regions)?;
+    Ok(format!(
+        "wrote {written} records ({ssm} Session Manager events, {} MB of JSON) in {files} files under {}",
+        bytes / 1_000_000,
+        a.out.join("AWSLogs").display()
+    ))
+}
+
+fn write_inventory(out: &Path, accounts: usize, regions: usize) -> std::io::Result<()> {
+    let mut csv = String::from("resource,key,value\n");
+    for a in 0..accounts {
+        for r in REGIONS.iter().take(regions) {
+            for i in 0..INSTANCES as u64 {
+                let arn = format!("arn:aws:ec2:{r}:{}:instance/{}", account(a), instance(i));
+                match i % 3 {
+                    0 => {
+                        let _ = writeln!(csv, "{arn},Finance,WebServers");
+                    }
+                    1 => {
+                        let _ = writeln!(csv, "{arn},Finance,Payroll");
+                    }
+                    _ => {
+                        let _ = writeln!(csv, "{arn},,");
+                    }
+                }
+            }
+        }
+    }
+    std::fs::write(out.join("inventory.csv"), csv)
+}
