@@ -258,6 +258,7 @@ fn real_public_samples_read_without_error() {
         "--candidate".as_ref(),
         "samples/policies/seed-1-specific-instances.json".as_ref(),
         "--all".as_ref(),
+        "--verify".as_ref(),
         "--summary".as_ref(),
         s.as_os_str(),
         real.as_os_str(),
@@ -267,8 +268,9 @@ fn real_public_samples_read_without_error() {
     let v: Value =
         serde_json::from_str(&std::fs::read_to_string(&s).expect("summary")).expect("JSON");
     // Totals from data/cloudtrail/real/README.md: 418 records, 138 from ssm.amazonaws.com,
-    // of which 3 StartSession and 3 TerminateSession.
+    // of which 3 StartSession and 3 TerminateSession. `--verify` parses every record.
     assert_eq!(v["records"]["records"], 418);
+    assert_eq!(v["records"]["verify_misses"], 0);
     assert_eq!(v["records"]["malformed"], 0);
     assert_eq!(v["ssm_session_events"], 6);
     assert_eq!(v["records"]["other_ssm"], 132);

@@ -21,12 +21,14 @@ use serde::Serialize;
 pub use event::{Decoded, Identity, SsmAction, SsmEvent};
 pub use scan::{ScanError, MAX_RECORD_BYTES};
 
-/// Per-file counts. Every record lands in exactly one of `session_events`, `other_ssm`,
-/// `other_service`, `not_records`, `malformed` or `oversize`.
+/// Per-file counts. Every record lands in exactly one of `prefiltered`, `session_events`,
+/// `other_ssm`, `other_service`, `not_records`, `malformed` or `oversize`.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct FileStats {
     pub bytes: u64,
     pub records: u64,
+    /// Records the byte search ruled out without parsing (not Session Manager events).
+    pub prefiltered: u64,
     /// Records the pre-filter passed on to the parser.
     pub parsed: u64,
     pub session_events: u64,
@@ -46,6 +48,7 @@ impl FileStats {
     pub fn add(&mut self, o: &FileStats) {
         self.bytes += o.bytes;
         self.records += o.records;
+        self.prefiltered += o.prefiltered;
         self.parsed += o.parsed;
         self.session_events += o.session_events;
         self.other_ssm += o.other_ssm;
@@ -132,7 +135,7 @@ pub fn decode_stream<R: Read>(reader: R, file: &Arc<str>, opts: DecodeOptions) -
         let st = &mut out.stats;
         let candidate = prefilter(bytes);
         if !candidate && !opts.verify {
-            st.other_service += 1;
+            st.prefiltered += 1;
             return;
         }
         st.parsed += 1;

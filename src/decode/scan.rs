@@ -334,7 +334,7 @@ pub fn scan_with_buffer<R: Read, F: FnMut(UnitKind, u64, &[u8])>(
         while pos + 64 <= filled || (eof && pos < filled) {
             let n = (filled - pos).min(64);
             let mut tail = [b' '; 64];
-            let block: &[u8; 64] = match buf[pos..].first_chunk::<64>() {
+            let block: &[u8; 64] = match buf[pos..filled].first_chunk::<64>() {
                 Some(b) => b,
                 None => {
                     tail[..n].copy_from_slice(&buf[pos..pos + n]);
@@ -583,7 +583,12 @@ mod tests {
                 |k, i, b| slow.push((k, i, b.to_vec())),
             );
             assert_eq!(fast, slow, "{input}");
-            assert_eq!(a.is_ok(), b.is_ok());
+            assert_eq!(
+                a.is_ok(),
+                b.is_ok(),
+                "{input}: {:?}",
+                a.as_ref().err().map(|e| e.1.to_string())
+            );
         }
     }
 }

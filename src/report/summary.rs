@@ -152,9 +152,10 @@ impl Summary {
         let r = &self.records;
         let _ = writeln!(
             s,
-            "records: {} read ({} MB), {} other services, {} other SSM, {} not CloudTrail records, {} malformed, {} oversize",
+            "records: {} read ({} MB): {} ruled out by the pre-filter, {} other services, {} other SSM, {} not CloudTrail records, {} malformed, {} oversize",
             r.records,
             r.bytes / 1_000_000,
+            r.prefiltered,
             r.other_service,
             r.other_ssm,
             r.not_records,
