@@ -3,5 +3,6 @@
 mod cli;
 mod common;
 mod corpus;
+mod property;
 mod replay;
 mod seed;
