@@ -3,6 +3,8 @@
 mod cli;
 mod common;
 mod corpus;
+mod damaged;
+mod layout;
 mod property;
 mod replay;
 mod seed;
