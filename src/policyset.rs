@@ -93,6 +93,14 @@ fn problem(source: &str, message: String) -> Problem {
 }
 
 impl PolicySet {
+    /// A set of documents that apply to every principal.
+    pub fn from_documents(global: Vec<CompiledPolicy>) -> PolicySet {
+        PolicySet {
+            global,
+            ..PolicySet::default()
+        }
+    }
+
     pub fn has_snapshot(&self) -> bool {
         self.has_snapshot
     }

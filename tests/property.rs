@@ -457,3 +457,101 @@ proptest! {
         }
     }
 }
+
+// ---------------------------------------------------------------- damaged archives
+
+#[derive(Debug, Clone)]
+enum Damage {
+    None,
+    Truncate(usize),
+    Flip(usize, u8),
+    Insert(usize, Vec<u8>),
+}
+
+fn damage() -> impl Strategy<Value = Damage> {
+    prop_oneof![
+        3 => Just(Damage::None),
+        1 => (0usize..100_000).prop_map(Damage::Truncate),
+        1 => (0usize..100_000, 1u8..=255).prop_map(|(p, x)| Damage::Flip(p, x)),
+        1 => (0usize..100_000, proptest::collection::vec(any::<u8>(), 1..20)).prop_map(|(p, b)| Damage::Insert(p, b)),
+    ]
+}
+
+fn session_record(id: &str, other: bool) -> Value {
+    json!({
+        "eventVersion": "1.09",
+        "userIdentity": {"type": "IAMUser", "principalId": "AIDAX", "arn": "arn:aws:iam::1:user/a", "accountId": "1", "userName": "a"},
+        "eventTime": "2024-05-01T10:00:00Z",
+        "eventSource": if other { "ec2.amazonaws.com" } else { "ssm.amazonaws.com" },
+        "eventName": if other { "DescribeInstances" } else { "StartSession" },
+        "awsRegion": "us-east-1", "sourceIPAddress": "203.0.113.5",
+        "requestParameters": {"target": "i-1"}, "responseElements": {"sessionId": format!("a-{id}")},
+        "eventID": id, "recipientAccountId": "1"
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 40, ..ProptestConfig::default() })]
+
+    #[test]
+    fn damaged_archives_lose_nothing_silently(
+        files in proptest::collection::vec((1usize..30, any::<bool>(), damage()), 1..5),
+    ) {
+        use trailreplay::replay::{self, ReplayConfig};
+        let dir = tempfile::tempdir().expect("tmp");
+        // (event ID, file, whether damage may have turned this record into another valid one)
+        let mut expected: Vec<(String, String, bool)> = Vec::new();
+        for (f, (n, gz, dmg)) in files.iter().enumerate() {
+            let records: Vec<Value> = (0..*n).map(|i| session_record(&format!("f{f}r{i}"), i % 3 == 2)).collect();
+            let text = serde_json::to_string(&json!({ "Records": records })).expect("json");
+            let mut bytes = text.clone().into_bytes();
+            if *gz {
+                bytes = crate::common::gzip(&bytes);
+            }
+            let at = match dmg {
+                Damage::None => None,
+                Damage::Truncate(p) => { let i = p % bytes.len(); bytes.truncate(i); None }
+                Damage::Flip(p, x) => { let i = p % bytes.len(); bytes[i] ^= x; Some(i) }
+                Damage::Insert(p, b) => { let i = p % bytes.len(); bytes.splice(i..i, b.iter().copied()); Some(i) }
+            };
+            let name = format!("f{f}.json{}", if *gz { ".gz" } else { "" });
+            std::fs::write(dir.path().join(&name), &bytes).expect("write");
+            for (i, r) in records.iter().enumerate() {
+                if i % 3 != 2 {
+                    // In a plain file, a changed byte inside a record can make it a different,
+                    // valid record (`StartSession` → `StartSessioo`): no reader can tell.
+                    let own = serde_json::to_string(r).expect("json");
+                    let start = text.find(&own).expect("record in text");
+                    let rewritten = !*gz && at.is_some_and(|a| a >= start && a <= start + own.len());
+                    expected.push((r["eventID"].as_str().expect("id").to_string(), name.clone(), rewritten));
+                }
+            }
+        }
+        let policy = compile_document("admin", &json!({"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"ssm:*","Resource":"*"}}))
+            .policy.expect("policy");
+        let cfg = ReplayConfig {
+            candidate: trailreplay::policyset::PolicySet::from_documents(vec![policy]),
+            baseline: None,
+            scps: vec![],
+            inventory: Default::default(),
+            since: None,
+            until: None,
+            decode: Default::default(),
+        };
+        let listing = trailreplay::source::list(&[dir.path().to_path_buf()]);
+        let out = replay::run(&cfg, &listing, &|_| {});
+        let s = &out.summary;
+        prop_assert_eq!(s.ssm_session_events, s.duplicates + s.outside_window + s.rows);
+        prop_assert_eq!(s.rows, s.evaluated + s.skipped);
+        let seen: HashSet<&str> = out.rows.iter().map(|r| r.event_id.as_str()).collect();
+        for (id, file, rewritten) in &expected {
+            if seen.contains(id.as_str()) || *rewritten {
+                continue;
+            }
+            // A missing record's file is reported: failed, or with counted bad records.
+            let reported = out.problems.iter().any(|p| p.file.ends_with(file.as_str()));
+            prop_assert!(reported, "{} missing from {} and nothing reported: {:?}", id, file, out.problems);
+        }
+        prop_assert_eq!(out.trouble(), s.files.failed > 0);
+    }
+}

@@ -194,6 +194,12 @@ pub fn decode_stream<R: Read>(reader: R, file: &Arc<str>, opts: DecodeOptions) -
             stats.oversize, opts.max_record
         ));
     }
+    if out.stats.not_records > 0 {
+        out.record_errors.push(format!(
+            "{} JSON object(s) are not CloudTrail records (no `eventSource`/`eventName`)",
+            out.stats.not_records
+        ));
+    }
     if errors_seen > MAX_RECORD_ERRORS {
         out.record_errors.push(format!(
             "{} more invalid record(s) not shown",
