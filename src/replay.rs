@@ -323,28 +323,26 @@ pub fn run(cfg: &ReplayConfig, listing: &Listing, progress: &(dyn Fn(u64) + Sync
     summary.records = totals;
     summary.ssm_session_events = events.len() as u64;
 
-    events.par_sort_unstable_by(|a, b| sort_key(a).cmp(&sort_key(b)));
-    let mut seen: HashSet<&str> = HashSet::with_capacity(events.len());
-    let mut keep: Vec<bool> = Vec::with_capacity(events.len());
-    for ev in &events {
+    // Sort references, not the events themselves (they are large).
+    let mut order: Vec<&SsmEvent> = events.iter().collect();
+    order.par_sort_unstable_by(|a, b| sort_key(a).cmp(&sort_key(b)));
+    let mut seen: HashSet<&str> = HashSet::with_capacity(order.len());
+    let mut kept: Vec<&SsmEvent> = Vec::with_capacity(order.len());
+    for ev in order {
         // Records without an eventID are never treated as duplicates of each other.
-        keep.push(ev.event_id.is_empty() || seen.insert(ev.event_id.as_str()));
-    }
-    drop(seen);
-    let mut kept: Vec<SsmEvent> = Vec::with_capacity(events.len());
-    for (ev, k) in events.into_iter().zip(keep) {
-        if k {
+        if ev.event_id.is_empty() || seen.insert(ev.event_id.as_str()) {
             kept.push(ev);
         } else {
             summary.duplicates += 1;
         }
     }
-    let sessions = Sessions::build(kept.iter());
+    drop(seen);
+    let sessions = Sessions::build(kept.iter().copied());
     let in_window = |ev: &SsmEvent| match ev.time {
         Some(t) => cfg.since.is_none_or(|s| t >= s) && cfg.until.is_none_or(|u| t < u),
         None => true,
     };
-    let selected: Vec<&SsmEvent> = kept.iter().filter(|e| in_window(e)).collect();
+    let selected: Vec<&SsmEvent> = kept.iter().copied().filter(|e| in_window(e)).collect();
     summary.outside_window = (kept.len() - selected.len()) as u64;
 
     let results: Vec<(Row, Option<Option<bool>>)> = selected

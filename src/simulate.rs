@@ -64,7 +64,7 @@ fn deciding_json(d: &[Deciding]) -> Value {
         d.iter()
             .map(|d| {
                 json!({
-                    "policy": d.policy,
+                    "policy": &*d.policy,
                     "policyType": d.kind.to_string(),
                     "statement": d.statement,
                     "sid": d.sid,

@@ -59,7 +59,25 @@ pub fn parse_datetime(t: &str) -> Option<DateTime<Utc>> {
 
 /// Formats a time as ISO 8601 UTC with second precision (`2024-08-01T12:19:17Z`).
 pub fn iso(t: &DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    use chrono::{Datelike, Timelike};
+    // Hand-formatted: chrono's `format` parses its pattern on every call and `format!` pads
+    // through the formatter machinery; both showed in a profile of the replay.
+    let year = t.year().clamp(0, 9999) as u32;
+    let mut b = *b"0000-00-00T00:00:00Z";
+    let mut put = |at: usize, v: u32, width: usize| {
+        let mut v = v;
+        for i in (0..width).rev() {
+            b[at + i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, year, 4);
+    put(5, t.month(), 2);
+    put(8, t.day(), 2);
+    put(11, t.hour(), 2);
+    put(14, t.minute(), 2);
+    put(17, t.second(), 2);
+    String::from_utf8_lossy(&b).into_owned()
 }
 
 #[cfg(test)]
@@ -75,5 +93,7 @@ mod tests {
         assert!(parse_policy_date("2024-08-01").is_some());
         assert!(parse_policy_date("yesterday").is_none());
         assert!(parse_policy_date("").is_none());
+        let t = parse_datetime("2024-08-01T02:03:04.5Z").expect("time");
+        assert_eq!(iso(&t), "2024-08-01T02:03:04Z");
     }
 }

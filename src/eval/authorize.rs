@@ -66,7 +66,7 @@ impl fmt::Display for PolicyKind {
 /// A statement that took part in a decision.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Deciding {
-    pub policy: String,
+    pub policy: std::sync::Arc<str>,
     pub kind: PolicyKind,
     /// 1-based.
     pub statement: usize,
@@ -202,9 +202,32 @@ pub fn combine(rs: &[ResourceEvaluation]) -> Decision {
 
 struct Gate {
     kind: PolicyKind,
-    name: String,
+    name: GateName,
     allow: Tri,
     allowing: Vec<Deciding>,
+}
+
+/// Names the policies of a gate, only when a reason needs them.
+enum GateName {
+    Identity,
+    Policies(Vec<std::sync::Arc<str>>),
+}
+
+impl fmt::Display for GateName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GateName::Identity => Ok(()),
+            GateName::Policies(names) => {
+                for (i, n) in names.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    f.write_str(n)?;
+                }
+                Ok(())
+            }
+        }
+    }
 }
 
 fn deciding(policy: &CompiledPolicy, kind: PolicyKind, s: &Statement) -> Deciding {
@@ -236,7 +259,7 @@ fn evaluate_resource(
 
     let mut visit = |policies: &[&CompiledPolicy],
                      kind: PolicyKind,
-                     gate_name: String,
+                     gate_name: GateName,
                      gates: &mut Vec<Gate>| {
         let mut allow = Tri::False;
         let mut allowing = Vec::new();
@@ -271,7 +294,7 @@ fn evaluate_resource(
     visit(
         &stack.identity,
         PolicyKind::Identity,
-        String::new(),
+        GateName::Identity,
         &mut gates,
     );
     if stack.identity_implicit_allow {
@@ -280,23 +303,19 @@ fn evaluate_resource(
         }
     }
     for (level, scps) in stack.scp_levels.iter().enumerate() {
-        let name = scps
-            .iter()
-            .map(|p| p.name.as_str())
-            .collect::<Vec<_>>()
-            .join(", ");
+        let name = GateName::Policies(scps.iter().map(|p| p.name.clone()).collect());
         visit(scps, PolicyKind::Scp(level), name, &mut gates);
     }
     if let Some(b) = stack.boundary {
-        visit(&[b], PolicyKind::Boundary, b.name.clone(), &mut gates);
+        visit(
+            &[b],
+            PolicyKind::Boundary,
+            GateName::Policies(vec![b.name.clone()]),
+            &mut gates,
+        );
     }
     if !stack.session.is_empty() {
-        let name = stack
-            .session
-            .iter()
-            .map(|p| p.name.as_str())
-            .collect::<Vec<_>>()
-            .join(", ");
+        let name = GateName::Policies(stack.session.iter().map(|p| p.name.clone()).collect());
         visit(&stack.session, PolicyKind::Session, name, &mut gates);
     }
 

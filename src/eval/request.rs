@@ -1,6 +1,7 @@
 //! The authorization request: action, resources (each with its tags) and condition context,
 //! where every key is known, absent, or unknown (the log cannot tell).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -68,47 +69,78 @@ impl Resource {
 }
 
 /// The condition context. Keys are lowercased (condition key names are case-insensitive).
+///
+/// A request carries a few dozen keys and a policy tests a handful, so a vector searched
+/// linearly beats a hash map here: building it allocates nothing for the keys (`&'static str`
+/// for the ones the mapping knows) and hashes nothing.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Context {
-    values: HashMap<String, KeyValue>,
+    values: Vec<(Cow<'static, str>, KeyValue)>,
     /// In a replay, a key the mapping did not set is one the log cannot tell: unknown. In
     /// `simulate`, like AWS's simulator, it is absent.
     pub missing_is_unknown: bool,
 }
 
+fn lower(key: &str) -> Cow<'static, str> {
+    Cow::Owned(key.to_lowercase())
+}
+
 impl Context {
     pub fn new(missing_is_unknown: bool) -> Context {
         Context {
-            values: HashMap::new(),
+            values: Vec::with_capacity(32),
             missing_is_unknown,
         }
     }
+    fn slot(&mut self, key: Cow<'static, str>) -> &mut KeyValue {
+        match self.values.iter().position(|(k, _)| *k == key) {
+            Some(i) => &mut self.values[i].1,
+            None => {
+                self.values.push((key, KeyValue::Absent));
+                let last = self.values.len() - 1;
+                &mut self.values[last].1
+            }
+        }
+    }
+    /// Sets a key whose name is a lowercase literal (no allocation for the name).
+    pub fn put(&mut self, key: &'static str, value: KeyValue) {
+        debug_assert_eq!(key, key.to_lowercase());
+        *self.slot(Cow::Borrowed(key)) = value;
+    }
+    /// Adds a key that is not set yet (the caller knows; no search). The name is a lowercase
+    /// literal.
+    pub fn put_new(&mut self, key: &'static str, value: KeyValue) {
+        debug_assert_eq!(key, key.to_lowercase());
+        debug_assert!(self.lookup(key).is_none(), "{key} set twice");
+        self.values.push((Cow::Borrowed(key), value));
+    }
     pub fn set(&mut self, key: &str, value: impl Into<String>) {
-        self.values
-            .insert(key.to_lowercase(), KeyValue::Known(vec![value.into()]));
+        *self.slot(lower(key)) = KeyValue::Known(vec![value.into()]);
     }
     pub fn push(&mut self, key: &str, value: impl Into<String>) {
-        match self
-            .values
-            .entry(key.to_lowercase())
-            .or_insert(KeyValue::Absent)
-        {
+        match self.slot(lower(key)) {
             KeyValue::Known(v) => v.push(value.into()),
             slot => *slot = KeyValue::Known(vec![value.into()]),
         }
     }
     pub fn set_absent(&mut self, key: &str) {
-        self.values.insert(key.to_lowercase(), KeyValue::Absent);
+        *self.slot(lower(key)) = KeyValue::Absent;
     }
     pub fn set_unknown(&mut self, key: &str) {
-        self.values.insert(key.to_lowercase(), KeyValue::Unknown);
+        *self.slot(lower(key)) = KeyValue::Unknown;
     }
+    /// The value of a key, any case.
     pub fn get(&self, key: &str) -> Option<&KeyValue> {
-        self.values.get(&key.to_lowercase())
+        let key = key.to_lowercase();
+        self.lookup(&key)
     }
-    /// Iterates over the keys set explicitly (lowercased), in no particular order.
-    pub fn iter(&self) -> impl Iterator<Item = (&String, &KeyValue)> {
-        self.values.iter()
+    /// The value of a lowercased key.
+    fn lookup(&self, key: &str) -> Option<&KeyValue> {
+        self.values.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+    /// Iterates over the keys set explicitly (lowercased), in the order they were set.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &KeyValue)> {
+        self.values.iter().map(|(k, v)| (k.as_ref(), v))
     }
 }
 
@@ -158,7 +190,7 @@ impl<'a> Env<'a> {
     /// The state of a lowercased key.
     pub fn state(&self, key: &str) -> KeyState<'a> {
         // A key set in the context wins (this is how `simulate --context` gives resource tags).
-        match self.context.values.get(key) {
+        match self.context.lookup(key) {
             Some(KeyValue::Known(v)) => return KeyState::Present(v),
             Some(KeyValue::Absent) => return KeyState::Absent,
             Some(KeyValue::Unknown) => return KeyState::Unknown,

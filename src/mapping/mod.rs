@@ -9,7 +9,7 @@ pub mod sessions;
 use std::net::IpAddr;
 
 use crate::decode::{SsmAction, SsmEvent};
-use crate::eval::{Context, Request, Resource, TagState};
+use crate::eval::{Context, KeyValue, Request, Resource, TagState};
 use crate::timefmt;
 
 pub use inventory::Inventory;
@@ -169,99 +169,101 @@ pub fn map_event(
     })
 }
 
+fn known(v: impl Into<String>) -> KeyValue {
+    KeyValue::Known(vec![v.into()])
+}
+
 /// The condition context of an event (AWS-NOTES and IAM User Guide, "AWS global condition
 /// context keys"). Keys not set here are unknown.
 fn build_context(ev: &SsmEvent, p: &Principal, time: chrono::DateTime<chrono::Utc>) -> Context {
     let mut c = Context::new(true);
     let id = &ev.identity;
     match id.principal_id.as_deref() {
-        Some(pid) => c.set("aws:userid", pid),
-        None => c.set_unknown("aws:userid"),
+        Some(pid) => c.put_new("aws:userid", known(pid)),
+        None => c.put_new("aws:userid", KeyValue::Unknown),
     }
     match (p.kind, id.user_name.as_deref()) {
-        (PrincipalType::User, Some(name)) => c.set("aws:username", name),
-        (PrincipalType::User, None) => c.set_unknown("aws:username"),
-        _ => c.set_absent("aws:username"),
+        (PrincipalType::User, Some(name)) => c.put_new("aws:username", known(name)),
+        (PrincipalType::User, None) => c.put_new("aws:username", KeyValue::Unknown),
+        _ => c.put_new("aws:username", KeyValue::Absent),
     }
     if !p.context_arn.is_empty() {
-        c.set("aws:PrincipalArn", p.context_arn.clone());
+        c.put_new("aws:principalarn", known(p.context_arn.clone()));
     }
     if !p.account.is_empty() {
-        c.set("aws:PrincipalAccount", p.account.clone());
+        c.put_new("aws:principalaccount", known(p.account.clone()));
     }
-    c.set("aws:PrincipalType", p.kind.context_value());
-    c.set("aws:CurrentTime", timefmt::iso(&time));
-    c.set("aws:EpochTime", time.timestamp().to_string());
-    c.set("aws:RequestedRegion", ev.region.clone());
-    c.set("aws:ResourceAccount", ev.account.clone());
+    c.put_new("aws:principaltype", known(p.kind.context_value()));
+    c.put_new("aws:currenttime", known(timefmt::iso(&time)));
+    c.put_new("aws:epochtime", known(time.timestamp().to_string()));
+    c.put_new("aws:requestedregion", known(ev.region.clone()));
+    c.put_new("aws:resourceaccount", known(ev.account.clone()));
     match ev.source_ip.as_deref().map(|s| s.trim().parse::<IpAddr>()) {
         // Through a VPC endpoint, `aws:SourceIp` is not available; `aws:VpcSourceIp` is.
         Some(Ok(ip)) if ev.vpc_endpoint_id.is_some() => {
-            c.set_absent("aws:SourceIp");
-            c.set("aws:VpcSourceIp", ip.to_string());
+            c.put_new("aws:sourceip", KeyValue::Absent);
+            c.put_new("aws:vpcsourceip", known(ip.to_string()));
         }
         Some(Ok(ip)) => {
-            c.set("aws:SourceIp", ip.to_string());
-            c.set_absent("aws:VpcSourceIp");
+            c.put_new("aws:sourceip", known(ip.to_string()));
+            c.put_new("aws:vpcsourceip", KeyValue::Absent);
         }
         // A service name (`ssm.amazonaws.com`, `AWS Internal`) is not an IP address.
-        _ => c.set_absent("aws:SourceIp"),
+        _ => c.put_new("aws:sourceip", KeyValue::Absent),
     }
     if id.has_session_context {
         match id.mfa_authenticated.as_deref() {
-            Some(m) => c.set("aws:MultiFactorAuthPresent", m.to_ascii_lowercase()),
-            None => c.set_unknown("aws:MultiFactorAuthPresent"),
+            Some(m) => c.put_new("aws:multifactorauthpresent", known(m.to_ascii_lowercase())),
+            None => c.put_new("aws:multifactorauthpresent", KeyValue::Unknown),
         }
         match id
             .creation_date
             .as_deref()
             .and_then(timefmt::parse_datetime)
         {
-            Some(t) => c.set("aws:TokenIssueTime", timefmt::iso(&t)),
-            None => c.set_unknown("aws:TokenIssueTime"),
+            Some(t) => c.put_new("aws:tokenissuetime", known(timefmt::iso(&t))),
+            None => c.put_new("aws:tokenissuetime", KeyValue::Unknown),
         }
         if id.mfa_authenticated.as_deref() != Some("true") {
-            c.set_absent("aws:MultiFactorAuthAge");
+            c.put_new("aws:multifactorauthage", KeyValue::Absent);
         }
     } else {
         // Long-term access keys: the MFA keys and the token issue time are absent.
-        c.set_absent("aws:MultiFactorAuthPresent");
-        c.set_absent("aws:MultiFactorAuthAge");
-        c.set_absent("aws:TokenIssueTime");
+        c.put_new("aws:multifactorauthpresent", KeyValue::Absent);
+        c.put_new("aws:multifactorauthage", KeyValue::Absent);
+        c.put_new("aws:tokenissuetime", KeyValue::Absent);
     }
     if ev.tls {
-        c.set("aws:SecureTransport", "true");
+        c.put_new("aws:securetransport", known("true"));
     }
     match ev.vpc_endpoint_id.as_deref() {
-        Some(v) => c.set("aws:SourceVpce", v),
-        None => c.set_absent("aws:SourceVpce"),
+        Some(v) => c.put_new("aws:sourcevpce", known(v)),
+        None => c.put_new("aws:sourcevpce", KeyValue::Absent),
     }
     match id.source_identity.as_deref() {
-        Some(s) => c.set("aws:SourceIdentity", s),
-        None => c.set_absent("aws:SourceIdentity"),
+        Some(s) => c.put_new("aws:sourceidentity", known(s)),
+        None => c.put_new("aws:sourceidentity", KeyValue::Absent),
     }
     if let Some(ua) = ev.user_agent.as_deref() {
-        c.set("aws:UserAgent", ua);
+        c.put_new("aws:useragent", known(ua));
     }
-    c.set(
-        "aws:ViaAWSService",
-        if id.invoked_by.is_some() {
-            "true"
-        } else {
-            "false"
-        },
-    );
-    c.set("aws:PrincipalIsAWSService", "false");
+    let via = if id.invoked_by.is_some() {
+        "true"
+    } else {
+        "false"
+    };
+    c.put_new("aws:viaawsservice", known(via));
+    c.put_new("aws:principalisawsservice", known("false"));
     for absent in [
-        "aws:CalledVia",
-        "aws:CalledViaFirst",
-        "aws:CalledViaLast",
-        "aws:SourceArn",
-        "aws:SourceAccount",
-        "aws:TagKeys",
-        "ssm:SessionDocumentAccessCheck",
+        "aws:calledvia",
+        "aws:calledviafirst",
+        "aws:calledvialast",
+        "aws:sourcearn",
+        "aws:sourceaccount",
+        "aws:tagkeys",
+        "ssm:sessiondocumentaccesscheck",
     ] {
-        c.set_absent(absent);
+        c.put_new(absent, KeyValue::Absent);
     }
     c
 }

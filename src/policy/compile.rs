@@ -89,8 +89,9 @@ impl Statement {
 /// A compiled policy document.
 #[derive(Debug, Clone)]
 pub struct CompiledPolicy {
-    /// File name, ARN or `file#PolicyName`: how reasons name this policy.
-    pub name: String,
+    /// File name, ARN or `file#PolicyName`: how reasons name this policy. Shared, because every
+    /// decision names the statements that made it.
+    pub name: std::sync::Arc<str>,
     pub version: Option<String>,
     pub statements: Vec<Statement>,
 }
@@ -260,7 +261,7 @@ pub fn compile_document(source: &str, doc: &Value) -> Compiled {
         ));
     }
     let policy = CompiledPolicy {
-        name: source.to_string(),
+        name: std::sync::Arc::from(source),
         version,
         statements: compiled,
     };

@@ -87,7 +87,8 @@ pub fn write_csv<W: Write>(out: W, rows: &[&Row]) -> std::io::Result<()> {
         .from_writer(out);
     w.write_record(COLUMNS)?;
     for r in rows {
-        w.write_record(r.cells().iter().map(|c| for_spreadsheet(c).into_owned()))?;
+        let cells = r.cells().map(for_spreadsheet);
+        w.write_record(cells.iter().map(|c| c.as_bytes()))?;
     }
     w.flush()
 }
