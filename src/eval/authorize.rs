@@ -11,7 +11,7 @@ use std::fmt;
 
 use super::request::{Env, Request, Resource, TagState};
 use crate::policy::compile::{CompiledPolicy, Effect, Statement};
-use crate::policy::condition;
+use crate::policy::condition::{self, SplitArn};
 use crate::policy::pattern::Tri;
 
 /// The four decision words (the first three are those of AWS's policy simulator).
@@ -249,6 +249,7 @@ fn evaluate_resource(
     let env = Env {
         context: &request.context,
         resource,
+        split: SplitArn::new(&resource.arn),
         principal_tags,
     };
     let action = request.action_lower();
@@ -410,7 +411,7 @@ pub fn statement_applies(
     let mut res = Tri::False;
     let mut res_vars_unknown = false;
     for p in &s.resources {
-        let m = p.matches_with(&env.resource.arn, &lookup);
+        let m = p.matches_split(&env.split, &lookup);
         if m == Tri::Unknown {
             res_vars_unknown = true;
         }

@@ -180,6 +180,8 @@ impl Request {
 pub struct Env<'a> {
     pub context: &'a Context,
     pub resource: &'a Resource,
+    /// The resource's ARN, split once for all the patterns it meets.
+    pub split: crate::policy::condition::SplitArn<'a>,
     pub principal_tags: &'a TagState,
 }
 
