@@ -51,6 +51,8 @@ pub struct ReplayOutput {
     pub rows: Vec<Row>,
     pub summary: Summary,
     pub problems: Vec<FileProblem>,
+    /// The decoded session events the rows came from, in file order (duplicates included).
+    pub events: Vec<SsmEvent>,
 }
 
 impl ReplayOutput {
@@ -376,9 +378,11 @@ pub fn run(cfg: &ReplayConfig, listing: &Listing, progress: &(dyn Fn(u64) + Sync
             }
         })
         .collect();
+    drop(kept);
     ReplayOutput {
         rows,
         summary,
         problems,
+        events,
     }
 }

@@ -78,14 +78,11 @@ impl Summary {
         }
         let mut principals: BTreeMap<&str, PrincipalCounts> = BTreeMap::new();
         let mut targets: BTreeMap<&str, u64> = BTreeMap::new();
+        let mut changes: BTreeMap<&str, u64> = BTreeMap::new();
+        let mut by_action: BTreeMap<(&str, &str), u64> = BTreeMap::new();
         for r in rows {
-            *self.changes.entry(r.change.clone()).or_default() += 1;
-            *self
-                .by_action
-                .entry(r.event_name.clone())
-                .or_default()
-                .entry(r.change.clone())
-                .or_default() += 1;
+            *changes.entry(&r.change).or_default() += 1;
+            *by_action.entry((&r.event_name, &r.change)).or_default() += 1;
             if r.change == Change::Skipped.as_str() {
                 self.skipped += 1;
                 *self
@@ -112,6 +109,17 @@ impl Summary {
                     *targets.entry(&r.target).or_default() += 1;
                 }
             }
+        }
+        for (k, n) in changes {
+            *self.changes.entry(k.to_string()).or_default() += n;
+        }
+        for ((action, change), n) in by_action {
+            *self
+                .by_action
+                .entry(action.to_string())
+                .or_default()
+                .entry(change.to_string())
+                .or_default() += n;
         }
         self.rows = rows.len() as u64;
         let mut ps: Vec<PrincipalCounts> = principals.into_values().collect();
