@@ -51,8 +51,6 @@ pub struct ReplayOutput {
     pub rows: Vec<Row>,
     pub summary: Summary,
     pub problems: Vec<FileProblem>,
-    /// The decoded session events the rows came from, in file order (duplicates included).
-    pub events: Vec<SsmEvent>,
 }
 
 impl ReplayOutput {
@@ -379,10 +377,12 @@ pub fn run(cfg: &ReplayConfig, listing: &Listing, progress: &(dyn Fn(u64) + Sync
         })
         .collect();
     drop(kept);
+    // Hundreds of thousands of small strings: free them on another thread while the caller
+    // writes the report.
+    rayon::spawn(move || drop(events));
     ReplayOutput {
         rows,
         summary,
         problems,
-        events,
     }
 }
