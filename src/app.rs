@@ -101,7 +101,10 @@ fn run_simulate(a: SimulateArgs) -> ExitCode {
     let eval = sim.run();
     let out = match a.format {
         SimulateFormat::Json => simulate::to_json(&a.action, &eval).to_string() + "\n",
-        SimulateFormat::Text => simulate::to_text(&a.action, &eval),
+        SimulateFormat::Text => simulate::to_text(&a.action, &eval)
+            .lines()
+            .map(|l| for_terminal(l).into_owned() + "\n")
+            .collect(),
     };
     print_stdout(&out)
 }

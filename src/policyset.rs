@@ -263,7 +263,10 @@ impl PolicySet {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "a private helper; a struct for its arguments would only move the list"
+    )]
     fn inline_and_attached(
         &mut self,
         file: &str,

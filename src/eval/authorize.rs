@@ -421,7 +421,7 @@ pub fn statement_applies(
         }
     }
     if s.not_resource {
-        res = res.not();
+        res = res.negate();
     }
     if res == Tri::False {
         return Tri::False;

@@ -378,19 +378,17 @@ impl ArnPattern {
             return Ok(ArnPattern::Any);
         }
         let parts = split_arn_pattern(text, variables);
-        if parts.len() == 6 {
-            let mut segs: Vec<Pattern> = Vec::with_capacity(6);
-            for p in parts {
-                segs.push(Pattern::parse(p, syntax)?);
-            }
-            let arr: [Pattern; 6] = match segs.try_into() {
-                Ok(a) => a,
-                Err(_) => unreachable!("six segments checked above"),
-            };
-            Ok(ArnPattern::Segments(Box::new(arr)))
-        } else {
-            Ok(ArnPattern::Malformed)
-        }
+        let [a, b, c, d, e, f] = parts.as_slice() else {
+            return Ok(ArnPattern::Malformed);
+        };
+        Ok(ArnPattern::Segments(Box::new([
+            Pattern::parse(a, syntax)?,
+            Pattern::parse(b, syntax)?,
+            Pattern::parse(c, syntax)?,
+            Pattern::parse(d, syntax)?,
+            Pattern::parse(e, syntax)?,
+            Pattern::parse(f, syntax)?,
+        ])))
     }
 
     pub fn has_vars(&self) -> bool {
@@ -532,7 +530,7 @@ pub fn evaluate<'v>(
                 }
             }
             if negated {
-                any.not()
+                any.negate()
             } else {
                 any
             }
@@ -541,7 +539,7 @@ pub fn evaluate<'v>(
             let mut out = Tri::False;
             for v in present {
                 let p = positive(v);
-                out = out.or(if negated { p.not() } else { p });
+                out = out.or(if negated { p.negate() } else { p });
                 if out == Tri::True {
                     break;
                 }
@@ -552,7 +550,7 @@ pub fn evaluate<'v>(
             let mut out = Tri::True;
             for v in present {
                 let p = positive(v);
-                out = out.and(if negated { p.not() } else { p });
+                out = out.and(if negated { p.negate() } else { p });
                 if out == Tri::False {
                     break;
                 }

@@ -83,8 +83,7 @@ impl Tri {
             _ => Tri::Unknown,
         }
     }
-    #[allow(clippy::should_implement_trait)]
-    pub fn not(self) -> Tri {
+    pub fn negate(self) -> Tri {
         match self {
             Tri::True => Tri::False,
             Tri::False => Tri::True,
