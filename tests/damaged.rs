@@ -325,3 +325,33 @@ fn bad_policies_stop_before_any_log_is_read() {
         assert!(r.stdout.is_empty());
     }
 }
+
+#[test]
+fn regression_fuzz_events_key_without_colon() {
+    // Found by the `decode_records` fuzz target: `{"Events"@[{…}]}` is invalid JSON that the
+    // two splitters split differently. Decoding must not panic, and the malformed record is
+    // counted, not silently dropped.
+    let data =
+        std::fs::read(crate::common::data("fuzz-crash-events-no-colon.json")).expect("crash input");
+    let name: std::sync::Arc<str> = std::sync::Arc::from("crash");
+    let total = |s: trailreplay::decode::FileStats| {
+        s.prefiltered
+            + s.session_events
+            + s.other_ssm
+            + s.other_service
+            + s.not_records
+            + s.malformed
+            + s.oversize
+    };
+    let out = trailreplay::decode::decode_stream(&data[..], &name, Default::default());
+    assert_eq!(out.stats.records, total(out.stats));
+    // It holds no `ssm.amazonaws.com` (the fuzzer broke it), so the pre-filter rules it out;
+    // parsing every record shows it is malformed.
+    let opts = trailreplay::decode::DecodeOptions {
+        verify: true,
+        ..Default::default()
+    };
+    let verified = trailreplay::decode::decode_stream(&data[..], &name, opts);
+    assert_eq!(verified.stats.records, total(verified.stats));
+    assert_eq!(verified.stats.malformed, 1, "{:?}", verified.stats);
+}

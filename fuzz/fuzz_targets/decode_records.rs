@@ -13,9 +13,14 @@ fuzz_target!(|data: &[u8]| {
     let mut slow = Vec::new();
     let a = scan::scan(data, limit, |k, i, b| fast.push((k, i, b.to_vec())));
     let b = scan_reference::scan(data, limit, |k, i, b| slow.push((k, i, b.to_vec())));
-    // The reference accepts a few shapes the fast splitter reports as not JSON (a string at
-    // the top level); where both read the input, they must split it the same way.
-    if a.is_ok() && b.is_ok() {
+    // On valid JSON (one or more values) the two splitters must split alike. On invalid JSON
+    // they may differ (the reference takes `"Events"@[` as a key and its array, the fast one
+    // wants the colon); what they yield is validated by the parser anyway, and must not panic.
+    let valid = serde_json::Deserializer::from_slice(data)
+        .into_iter::<serde_json::Value>()
+        .all(|v| v.is_ok());
+    if valid {
+        assert!(a.is_ok() && b.is_ok(), "valid JSON must split: {:?} {:?}", a.err().map(|e| e.1.to_string()), b.err().map(|e| e.1.to_string()));
         assert_eq!(fast, slow);
     }
     let name: Arc<str> = Arc::from("fuzz");
