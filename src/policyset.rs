@@ -73,7 +73,8 @@ impl Resolved<'_> {
     }
 }
 
-fn is_snapshot(v: &Value) -> bool {
+/// Is this JSON an `aws iam get-account-authorization-details` export?
+pub fn is_snapshot(v: &Value) -> bool {
     [
         "UserDetailList",
         "RoleDetailList",

@@ -14,16 +14,7 @@ pub struct FileReport {
 /// Checks one file's text. `name` names it in messages.
 pub fn check(name: &str, text: &str) -> FileReport {
     let is_snapshot = crate::policy::embedded::decode_text(text)
-        .map(|v| {
-            [
-                "UserDetailList",
-                "RoleDetailList",
-                "GroupDetailList",
-                "Policies",
-            ]
-            .iter()
-            .any(|k| v.get(k).is_some())
-        })
+        .map(|v| crate::policyset::is_snapshot(&v))
         .unwrap_or(false);
     if is_snapshot {
         let input = PolicyInput {
