@@ -355,3 +355,19 @@ fn regression_fuzz_events_key_without_colon() {
     assert_eq!(verified.stats.records, total(verified.stats));
     assert_eq!(verified.stats.malformed, 1, "{:?}", verified.stats);
 }
+
+#[test]
+fn regression_fuzz_policy_text_starting_with_a_multibyte_character() {
+    // Found by the `policy_compile` fuzz target: sniffing the URL-encoded form sliced the text
+    // at byte 3, inside a four-byte character, and panicked.
+    let bytes = std::fs::read(crate::common::data(
+        "fuzz-crash-policy-multibyte-prefix.txt",
+    ))
+    .expect("crash input");
+    let text = String::from_utf8_lossy(&bytes);
+    let c = trailreplay::policy::compile_text("crash.json", &text);
+    assert!(c.policy.is_none());
+    assert!(!c.errors.is_empty());
+    let r = trailreplay::validate::check("crash.json", "\u{5158b}{}");
+    assert!(!r.errors.is_empty());
+}

@@ -29,7 +29,10 @@ pub fn decode_text(s: &str) -> Result<Value, String> {
             other => Ok(other),
         };
     }
-    if t.len() >= 3 && t[..3].eq_ignore_ascii_case("%7B") {
+    if t.as_bytes()
+        .get(..3)
+        .is_some_and(|p| p.eq_ignore_ascii_case(b"%7B"))
+    {
         let decoded = percent_decode_str(t)
             .decode_utf8()
             .map_err(|e| format!("URL-encoded document is not UTF-8: {e}"))?;
