@@ -371,3 +371,18 @@ fn regression_fuzz_policy_text_starting_with_a_multibyte_character() {
     let r = trailreplay::validate::check("crash.json", "\u{5158b}{}");
     assert!(!r.errors.is_empty());
 }
+
+#[test]
+fn regression_fuzz_top_level_scalar() {
+    // Found by the `decode_records` fuzz target (an invariant of the target, not a crash of
+    // trailreplay): a file whose top-level value is a number is valid JSON but no log shape.
+    // Both splitters refuse it, and the file is reported as not read.
+    let data = std::fs::read(crate::common::data("fuzz-crash-top-level-number.json"))
+        .expect("crash input");
+    let name: std::sync::Arc<str> = std::sync::Arc::from("crash");
+    let out = trailreplay::decode::decode_stream(&data[..], &name, Default::default());
+    let fatal = out.fatal.expect("reported");
+    assert!(fatal.contains("expected JSON objects or arrays"), "{fatal}");
+    let reference = trailreplay::decode::scan_reference::scan(&data[..], 1 << 20, |_, _, _| {});
+    assert!(reference.is_err());
+}

@@ -65,7 +65,7 @@ pub enum ScanError {
     },
     #[error("file ends inside a JSON value (after {offset} bytes, in record {}): the file is truncated", .record + 1)]
     Truncated { offset: u64, record: u64 },
-    #[error("not JSON: unexpected byte 0x{byte:02x} at offset {offset}")]
+    #[error("not a log file: unexpected byte 0x{byte:02x} at offset {offset} (expected JSON objects or arrays)")]
     NotJson { offset: u64, byte: u8 },
 }
 
