@@ -326,6 +326,7 @@ fn pipeline(c: &mut Criterion) {
         since: None,
         until: None,
         decode: DecodeOptions::default(),
+        keep_unchanged: false,
     };
     let listing = trailreplay::source::list(&[dir.path().join("AWSLogs")]);
     let mut g = c.benchmark_group("pipeline");

@@ -34,6 +34,9 @@ pub struct ReplayConfig {
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
     pub decode: DecodeOptions,
+    /// Keep the rows of `unchanged` events (`--all`). Without it they are only counted, so
+    /// memory follows the changes, not every session event.
+    pub keep_unchanged: bool,
 }
 
 /// A file's problem, for stderr.
@@ -47,7 +50,8 @@ pub struct FileProblem {
 
 /// Everything a replay produced.
 pub struct ReplayOutput {
-    /// Every session event's row, in event order.
+    /// The rows, in event order: every session event's with `keep_unchanged`, else all but
+    /// the `unchanged` ones (which the summary still counts).
     pub rows: Vec<Row>,
     pub summary: Summary,
     pub problems: Vec<FileProblem>,
@@ -293,7 +297,8 @@ pub fn run(cfg: &ReplayConfig, listing: &Listing, progress: &(dyn Fn(u64) + Sync
     }
     summary.files.found = listing.inputs.len() as u64;
     let mut totals = FileStats::default();
-    let mut events: Vec<SsmEvent> = Vec::new();
+    let mut events: Vec<SsmEvent> =
+        Vec::with_capacity(outcomes.iter().map(|o| o.events.len()).sum());
     for (input, o) in listing.inputs.iter().zip(outcomes) {
         let name = input.display();
         totals.add(&o.stats);
@@ -323,49 +328,72 @@ pub fn run(cfg: &ReplayConfig, listing: &Listing, progress: &(dyn Fn(u64) + Sync
     summary.records = totals;
     summary.ssm_session_events = events.len() as u64;
 
-    // Sort references, not the events themselves (they are large).
-    let mut order: Vec<&SsmEvent> = events.iter().collect();
-    order.par_sort_unstable_by(|a, b| sort_key(a).cmp(&sort_key(b)));
-    let mut seen: HashSet<&str> = HashSet::with_capacity(order.len());
-    let mut kept: Vec<&SsmEvent> = Vec::with_capacity(order.len());
-    for ev in order {
-        // Records without an eventID are never treated as duplicates of each other.
-        if ev.event_id.is_empty() || seen.insert(ev.event_id.as_str()) {
-            kept.push(ev);
-        } else {
-            summary.duplicates += 1;
-        }
-    }
-    drop(seen);
-    let sessions = Sessions::build(kept.iter().copied());
+    // Order by time then ID, in place (no second copy of the events), then drop duplicate
+    // event IDs (the first in order is kept).
+    events.par_sort_unstable_by(|a, b| sort_key(a).cmp(&sort_key(b)));
+    let keep: Vec<bool> = {
+        let mut seen: HashSet<&str> = HashSet::with_capacity(events.len());
+        events
+            .iter()
+            // Records without an eventID are never treated as duplicates of each other.
+            .map(|e| e.event_id.is_empty() || seen.insert(e.event_id.as_str()))
+            .collect()
+    };
+    let mut flags = keep.iter();
+    let mut kept = events;
+    kept.retain(|_| flags.next().copied().unwrap_or(true));
+    summary.duplicates = (keep.len() - kept.len()) as u64;
+    let sessions = Sessions::build(kept.iter());
     let in_window = |ev: &SsmEvent| match ev.time {
         Some(t) => cfg.since.is_none_or(|s| t >= s) && cfg.until.is_none_or(|u| t < u),
         None => true,
     };
-    let selected: Vec<&SsmEvent> = kept.iter().copied().filter(|e| in_window(e)).collect();
-    summary.outside_window = (kept.len() - selected.len()) as u64;
+    let before = kept.len();
+    kept.retain(|e| in_window(e));
+    summary.outside_window = (before - kept.len()) as u64;
 
-    let results: Vec<(Row, Option<Option<bool>>)> = selected
-        .par_iter()
-        .map(|ev| evaluate_event(cfg, &sessions, ev))
+    // Each event is consumed by its evaluation, so its memory goes as its row comes.
+    enum Outcome {
+        Row(Row),
+        Unchanged(&'static str, Option<String>),
+    }
+    let results: Vec<(Outcome, Option<Option<bool>>)> = kept
+        .into_par_iter()
+        .map(|ev| {
+            let (row, fid) = evaluate_event(cfg, &sessions, &ev);
+            if !cfg.keep_unchanged && row.change == Change::Unchanged.as_str() {
+                let disagree = matches!(fid, Some(Some(false))).then(|| row.event_id.clone());
+                (Outcome::Unchanged(ev.action.name(), disagree), fid)
+            } else {
+                (Outcome::Row(row), fid)
+            }
+        })
         .collect();
     let mut fidelity = cfg.baseline.as_ref().map(|_| Fidelity::default());
     let mut rows = Vec::with_capacity(results.len());
-    for (row, fid) in results {
+    let mut unchanged: std::collections::BTreeMap<&'static str, u64> = Default::default();
+    for (outcome, fid) in results {
+        let event_id = match &outcome {
+            Outcome::Row(r) => Some(r.event_id.clone()),
+            Outcome::Unchanged(_, id) => id.clone(),
+        };
         if let (Some(f), Some(agrees)) = (fidelity.as_mut(), fid) {
             match agrees {
                 Some(true) => f.agree += 1,
                 Some(false) => {
                     f.disagree += 1;
-                    f.disagreeing.push(row.event_id.clone());
+                    f.disagreeing.push(event_id.unwrap_or_default());
                 }
                 None => f.uncertain += 1,
             }
         }
-        rows.push(row);
+        match outcome {
+            Outcome::Row(r) => rows.push(r),
+            Outcome::Unchanged(action, _) => *unchanged.entry(action).or_default() += 1,
+        }
     }
     summary.fidelity = fidelity;
-    summary.count_rows(&rows);
+    summary.count_rows(&rows, &unchanged);
     summary.errors = problems
         .iter()
         .map(|p| {
@@ -376,10 +404,6 @@ pub fn run(cfg: &ReplayConfig, listing: &Listing, progress: &(dyn Fn(u64) + Sync
             }
         })
         .collect();
-    drop(kept);
-    // Hundreds of thousands of small strings: free them on another thread while the caller
-    // writes the report.
-    rayon::spawn(move || drop(events));
     ReplayOutput {
         rows,
         summary,

@@ -4,7 +4,7 @@
 use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Write};
 
-use crate::app::{error, print_stdout, warning, ExitCode};
+use crate::app::{error, warning, ExitCode};
 use crate::cli::{FailOn, ReplayArgs, ReplayFormat};
 use crate::config::{self, ConfigError};
 use crate::decode::DecodeOptions;
@@ -60,6 +60,7 @@ fn build_config(a: &ReplayArgs) -> Result<ReplayConfig, ConfigError> {
             verify: a.verify,
             ..DecodeOptions::default()
         },
+        keep_unchanged: a.all,
     })
 }
 
@@ -78,11 +79,11 @@ fn write_report(a: &ReplayArgs, rows: &[&Row], summary_text: &str) -> std::io::R
             w.flush()
         }
         None => {
-            let mut buf = Vec::new();
-            body(&mut buf)?;
-            match print_stdout(&String::from_utf8_lossy(&buf)) {
-                ExitCode::Trouble => Err(std::io::Error::other("cannot write to stdout")),
-                _ => Ok(()),
+            // Streamed, not buffered whole; a closed pipe (`| head`) is a clean end.
+            let mut w = BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+            match body(&mut w).and_then(|_| w.flush()) {
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                other => other,
             }
         }
     }

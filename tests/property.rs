@@ -537,6 +537,7 @@ proptest! {
             since: None,
             until: None,
             decode: Default::default(),
+            keep_unchanged: true,
         };
         let listing = trailreplay::source::list(&[dir.path().to_path_buf()]);
         let out = replay::run(&cfg, &listing, &|_| {});

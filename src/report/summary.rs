@@ -71,8 +71,9 @@ pub struct Summary {
 const TOP: usize = 10;
 
 impl Summary {
-    /// Fills the row-derived counts.
-    pub fn count_rows(&mut self, rows: &[Row]) {
+    /// Fills the row-derived counts: `rows`, plus `unchanged` events not kept as rows, counted
+    /// by action.
+    pub fn count_rows(&mut self, rows: &[Row], unchanged: &BTreeMap<&str, u64>) {
         for c in Change::ALL {
             self.changes.insert(c.as_str().to_string(), 0);
         }
@@ -110,6 +111,14 @@ impl Summary {
                 }
             }
         }
+        let unchanged_total: u64 = unchanged.values().sum();
+        for (action, n) in unchanged {
+            *by_action
+                .entry((action, Change::Unchanged.as_str()))
+                .or_default() += n;
+        }
+        *changes.entry(Change::Unchanged.as_str()).or_default() += unchanged_total;
+        self.evaluated += unchanged_total;
         for (k, n) in changes {
             *self.changes.entry(k.to_string()).or_default() += n;
         }
@@ -121,7 +130,7 @@ impl Summary {
                 .entry(change.to_string())
                 .or_default() += n;
         }
-        self.rows = rows.len() as u64;
+        self.rows = rows.len() as u64 + unchanged_total;
         let mut ps: Vec<PrincipalCounts> = principals.into_values().collect();
         ps.sort_by(|a, b| {
             (b.newly_denied + b.newly_allowed + b.uncertain)
