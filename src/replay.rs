@@ -354,7 +354,7 @@ pub fn run(cfg: &ReplayConfig, listing: &Listing, progress: &(dyn Fn(u64) + Sync
 
     // Each event is consumed by its evaluation, so its memory goes as its row comes.
     enum Outcome {
-        Row(Row),
+        Row(Box<Row>),
         Unchanged(&'static str, Option<String>),
     }
     let results: Vec<(Outcome, Option<Option<bool>>)> = kept
@@ -365,7 +365,7 @@ pub fn run(cfg: &ReplayConfig, listing: &Listing, progress: &(dyn Fn(u64) + Sync
                 let disagree = matches!(fid, Some(Some(false))).then(|| row.event_id.clone());
                 (Outcome::Unchanged(ev.action.name(), disagree), fid)
             } else {
-                (Outcome::Row(row), fid)
+                (Outcome::Row(Box::new(row)), fid)
             }
         })
         .collect();
@@ -388,7 +388,7 @@ pub fn run(cfg: &ReplayConfig, listing: &Listing, progress: &(dyn Fn(u64) + Sync
             }
         }
         match outcome {
-            Outcome::Row(r) => rows.push(r),
+            Outcome::Row(r) => rows.push(*r),
             Outcome::Unchanged(action, _) => *unchanged.entry(action).or_default() += 1,
         }
     }
