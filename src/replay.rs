@@ -410,3 +410,87 @@ pub fn run(cfg: &ReplayConfig, listing: &Listing, progress: &(dyn Fn(u64) + Sync
         problems,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eval::{Context, Request, Resource};
+    use crate::mapping::Principal;
+    use crate::policy::compile_text;
+
+    fn policy(name: &str, text: &str) -> CompiledPolicy {
+        compile_text(name, text).policy.expect("policy")
+    }
+
+    fn mapped(kind: PrincipalType, policy_arn: &str) -> Mapped {
+        Mapped {
+            principal: Principal {
+                kind,
+                arn: String::new(),
+                policy_arn: policy_arn.to_string(),
+                name: policy_arn.rsplit('/').next().unwrap_or("").to_string(),
+                account: "1".to_string(),
+                context_arn: String::new(),
+                service_linked: policy_arn.contains("/aws-service-role/"),
+            },
+            request: Request::new(
+                "ssm:StartSession",
+                vec![Resource::new(
+                    "arn:aws:ec2:r:1:instance/i-1",
+                    TagState::none(),
+                )],
+                Context::new(true),
+            ),
+            session_target: None,
+        }
+    }
+
+    const ALLOW: &str = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"ssm:*","Resource":"*"}}"#;
+    const DENY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"},{"Effect":"Deny","Action":"ssm:StartSession","Resource":"*"}]}"#;
+
+    #[test]
+    fn root_is_not_subject_to_identity_policies_but_to_scps() {
+        let none = PolicySet::from_documents(vec![]);
+        let m = mapped(PrincipalType::Root, "arn:aws:iam::1:root");
+        assert_eq!(decide(&none, &[], &m).decision, Some(Decision::Allowed));
+        let scp = [policy("scp.json", DENY)];
+        assert_eq!(
+            decide(&none, &scp, &m).decision,
+            Some(Decision::ExplicitDeny)
+        );
+    }
+
+    #[test]
+    fn federated_users_depend_on_an_unlogged_session_policy() {
+        let set = PolicySet::from_documents(vec![policy("p.json", ALLOW)]);
+        let m = mapped(PrincipalType::FederatedUser, "arn:aws:iam::1:user/issuer");
+        let side = decide(&set, &[], &m);
+        assert_eq!(side.decision, Some(Decision::Indeterminate));
+        assert!(
+            side.reason.contains("GetFederationToken"),
+            "{}",
+            side.reason
+        );
+        let none = PolicySet::from_documents(vec![]);
+        assert_eq!(
+            decide(&none, &[], &m).decision,
+            Some(Decision::ImplicitDeny)
+        );
+    }
+
+    #[test]
+    fn scps_do_not_apply_to_service_linked_roles() {
+        let set = PolicySet::from_documents(vec![policy("p.json", ALLOW)]);
+        let scp = [policy("scp.json", DENY)];
+        let slr = mapped(
+            PrincipalType::AssumedRole,
+            "arn:aws:iam::1:role/aws-service-role/ssm.amazonaws.com/AWSServiceRoleForAmazonSSM",
+        );
+        assert_eq!(decide(&set, &scp, &slr).decision, Some(Decision::Allowed));
+        let role = mapped(PrincipalType::AssumedRole, "arn:aws:iam::1:role/Ops");
+        assert_eq!(
+            decide(&set, &scp, &role).decision,
+            Some(Decision::ExplicitDeny)
+        );
+    }
+}

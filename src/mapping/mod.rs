@@ -267,3 +267,210 @@ fn build_context(ev: &SsmEvent, p: &Principal, time: chrono::DateTime<chrono::Ut
     }
     c
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::decode::{record, Decoded};
+    use crate::eval::{KeyValue, TagState};
+
+    fn event(json: &str) -> SsmEvent {
+        let r = record::parse(json.as_bytes()).expect("json");
+        let file: Arc<str> = Arc::from("t");
+        match crate::decode::event::classify(&r, &file, 0).expect("record") {
+            Decoded::Session(e) => *e,
+            _ => panic!("not a session event"),
+        }
+    }
+
+    fn record_with(identity: &str, name: &str, params: &str, extra: &str) -> String {
+        format!(
+            r#"{{"eventVersion":"1.09","userIdentity":{identity},"eventTime":"2024-05-01T10:00:00Z","eventSource":"ssm.amazonaws.com","eventName":"{name}","awsRegion":"eu-west-1","sourceIPAddress":"198.51.100.7","requestParameters":{params},"responseElements":null,"eventID":"e1","recipientAccountId":"111122223333"{extra}}}"#
+        )
+    }
+
+    const USER: &str = r#"{"type":"IAMUser","principalId":"AIDAUSER","arn":"arn:aws:iam::111122223333:user/alice","accountId":"111122223333","accessKeyId":"AKIAX","userName":"alice"}"#;
+
+    fn known(ctx: &Context, key: &str) -> Option<String> {
+        match ctx.get(key) {
+            Some(KeyValue::Known(v)) => v.first().cloned(),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn targets_and_documents() {
+        let inv = Inventory::default();
+        let s = Sessions::default();
+        let ecs = event(&record_with(
+            USER,
+            "StartSession",
+            r#"{"target":"ecs:my_cluster_0123456789abcdef0123456789abcdef_0123456789abcdef0123456789abcdef-1234567890"}"#,
+            "",
+        ));
+        let m = map_event(&ecs, &s, &inv).expect("mapped");
+        assert_eq!(
+            m.request.resources[0].arn,
+            "arn:aws:ecs:eu-west-1:111122223333:task/my_cluster/0123456789abcdef0123456789abcdef"
+        );
+        let mi = event(&record_with(
+            USER,
+            "StartSession",
+            r#"{"target":"mi-0123456789abcdef0","documentName":"AWS-StartSSHSession"}"#,
+            "",
+        ));
+        let m = map_event(&mi, &s, &inv).expect("mapped");
+        assert_eq!(
+            m.request.resources[0].arn,
+            "arn:aws:ssm:eu-west-1:111122223333:managed-instance/mi-0123456789abcdef0"
+        );
+        assert_eq!(
+            m.request.resources[1].arn,
+            "arn:aws:ssm:eu-west-1::document/AWS-StartSSHSession"
+        );
+        assert!(m.request.default_document.is_none());
+        let own = event(&record_with(
+            USER,
+            "StartSession",
+            r#"{"target":"i-1","documentName":"MyShell"}"#,
+            "",
+        ));
+        let m = map_event(&own, &s, &inv).expect("mapped");
+        assert_eq!(
+            m.request.resources[1].arn,
+            "arn:aws:ssm:eu-west-1:111122223333:document/MyShell"
+        );
+        let plain = event(&record_with(
+            USER,
+            "StartSession",
+            r#"{"target":"i-1"}"#,
+            "",
+        ));
+        let m = map_event(&plain, &s, &inv).expect("mapped");
+        assert_eq!(
+            m.request.default_document.map(|d| d.arn),
+            Some(
+                "arn:aws:ssm:eu-west-1:111122223333:document/SSM-SessionManagerRunShell"
+                    .to_string()
+            )
+        );
+        assert_eq!(
+            m.request.resources[0].tags,
+            TagState::Unknown,
+            "no inventory: tags unknown"
+        );
+        let odd = event(&record_with(
+            USER,
+            "StartSession",
+            r#"{"target":"host.example.com"}"#,
+            "",
+        ));
+        assert!(map_event(&odd, &s, &inv)
+            .expect_err("skipped")
+            .contains("unrecognised target"));
+        let term = event(&record_with(
+            USER,
+            "TerminateSession",
+            r#"{"sessionId":"alice-1"}"#,
+            "",
+        ));
+        let m = map_event(&term, &s, &inv).expect("mapped");
+        assert_eq!(
+            m.request.resources[0].tags,
+            TagState::Unknown,
+            "start not in the input"
+        );
+    }
+
+    #[test]
+    fn principals() {
+        let inv = Inventory::default();
+        let s = Sessions::default();
+        let root = event(&record_with(
+            r#"{"type":"Root","principalId":"111122223333","arn":"arn:aws:iam::111122223333:root","accountId":"111122223333"}"#,
+            "DescribeSessions",
+            "{}",
+            "",
+        ));
+        let m = map_event(&root, &s, &inv).expect("mapped");
+        assert_eq!(m.principal.kind, PrincipalType::Root);
+        assert_eq!(
+            known(&m.request.context, "aws:PrincipalType").as_deref(),
+            Some("Account")
+        );
+        let svc = event(&record_with(
+            r#"{"type":"AWSService","invokedBy":"ssm.amazonaws.com"}"#,
+            "DescribeSessions",
+            "{}",
+            "",
+        ));
+        assert!(map_event(&svc, &s, &inv)
+            .expect_err("skipped")
+            .contains("AWSService"));
+        let fed = event(&record_with(
+            r#"{"type":"FederatedUser","principalId":"111122223333:bob","arn":"arn:aws:sts::111122223333:federated-user/bob","accountId":"111122223333","sessionContext":{"sessionIssuer":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/issuer","userName":"issuer"},"attributes":{"mfaAuthenticated":"false","creationDate":"2024-05-01T09:00:00Z"}}}"#,
+            "DescribeSessions",
+            "{}",
+            "",
+        ));
+        let m = map_event(&fed, &s, &inv).expect("mapped");
+        assert_eq!(m.principal.kind, PrincipalType::FederatedUser);
+        assert_eq!(
+            m.principal.policy_arn,
+            "arn:aws:iam::111122223333:user/issuer"
+        );
+        assert_eq!(
+            m.request.context.get("aws:username"),
+            Some(&KeyValue::Absent)
+        );
+        assert_eq!(
+            known(&m.request.context, "aws:TokenIssueTime").as_deref(),
+            Some("2024-05-01T09:00:00Z")
+        );
+        let role = event(&record_with(
+            r#"{"type":"AssumedRole","principalId":"AROAX:s","arn":"arn:aws:sts::111122223333:assumed-role/R/s"}"#,
+            "DescribeSessions",
+            "{}",
+            "",
+        ));
+        assert!(map_event(&role, &s, &inv)
+            .expect_err("skipped")
+            .contains("sessionIssuer"));
+    }
+
+    #[test]
+    fn network_and_credential_keys() {
+        let inv = Inventory::default();
+        let s = Sessions::default();
+        let vpce = event(&record_with(
+            USER,
+            "DescribeSessions",
+            "{}",
+            r#","vpcEndpointId":"vpce-0abc","tlsDetails":{"tlsVersion":"TLSv1.3"}"#,
+        ));
+        let c = map_event(&vpce, &s, &inv).expect("mapped").request.context;
+        assert_eq!(c.get("aws:SourceIp"), Some(&KeyValue::Absent));
+        assert_eq!(
+            known(&c, "aws:VpcSourceIp").as_deref(),
+            Some("198.51.100.7")
+        );
+        assert_eq!(known(&c, "aws:SourceVpce").as_deref(), Some("vpce-0abc"));
+        assert_eq!(known(&c, "aws:SecureTransport").as_deref(), Some("true"));
+        // Long-term keys: no MFA key, no token issue time.
+        assert_eq!(c.get("aws:MultiFactorAuthPresent"), Some(&KeyValue::Absent));
+        assert_eq!(c.get("aws:TokenIssueTime"), Some(&KeyValue::Absent));
+        assert_eq!(c.get("aws:PrincipalOrgID"), None, "unknown by default");
+        let svc_ip = event(
+            &record_with(USER, "DescribeSessions", "{}", "")
+                .replace("198.51.100.7", "ssm.amazonaws.com"),
+        );
+        let c = map_event(&svc_ip, &s, &inv)
+            .expect("mapped")
+            .request
+            .context;
+        assert_eq!(c.get("aws:SourceIp"), Some(&KeyValue::Absent));
+        assert_eq!(c.get("aws:SecureTransport"), None, "no tlsDetails: unknown");
+    }
+}
