@@ -194,6 +194,10 @@ pub fn decode_stream<R: Read>(reader: R, file: &Arc<str>, opts: DecodeOptions) -
             stats.oversize, opts.max_record
         ));
     }
+    if out.fatal.is_none() && out.stats.bytes == 0 {
+        // CloudTrail never writes an empty file: say so, it may be a failed copy.
+        out.record_errors.push("the file is empty".to_string());
+    }
     if out.stats.not_records > 0 {
         out.record_errors.push(format!(
             "{} JSON object(s) are not CloudTrail records (no `eventSource`/`eventName`)",
