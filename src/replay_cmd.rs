@@ -108,20 +108,27 @@ pub fn run(a: ReplayArgs) -> ExitCode {
     };
     let listing = source::list(&a.paths);
     let total_files = listing.inputs.len() as u64;
-    let show_progress = std::io::stderr().is_terminal() && total_files > 1;
-    let done = std::sync::atomic::AtomicU64::new(0);
-    let progress = |_bytes: u64| {
-        if show_progress {
-            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-            if n == total_files || n.is_multiple_of(16) {
-                eprint!("\rtrailreplay: read {n}/{total_files} files");
-                if n == total_files {
-                    eprintln!();
-                }
-            }
-        }
+    // A progress bar on stderr, drawn only when stderr is a terminal (indicatif hides it
+    // otherwise); it counts files and decompressed bytes.
+    let bar = if std::io::stderr().is_terminal() && total_files > 1 {
+        indicatif::ProgressBar::new(total_files)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "trailreplay: {bar:30} {pos}/{len} files, {msg} decompressed, {elapsed}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let bytes = std::sync::atomic::AtomicU64::new(0);
+    let progress = |n: u64| {
+        let total = bytes.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n;
+        bar.set_message(indicatif::HumanBytes(total).to_string());
+        bar.inc(1);
     };
     let out = replay::run(&cfg, &listing, &progress);
+    bar.finish_and_clear();
     for p in &out.problems {
         let msg = if p.file.is_empty() {
             p.message.clone()
