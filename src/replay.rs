@@ -7,14 +7,14 @@
 //! 3. Events are mapped and evaluated in parallel against the compiled candidate (and baseline);
 //!    rows come back in event order, identical whatever the thread count.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use rayon::prelude::*;
 
 use crate::compare::{self, Change, Outcome};
-use crate::decode::{self, DecodeOptions, FileOutcome, FileStats, SsmEvent};
+use crate::decode::{self, DecodeOptions, FileOutcome, FileStats, SsmAction, SsmEvent};
 use crate::eval::{evaluate, Decision, PolicyStack, TagState};
 use crate::mapping::{self, Inventory, Mapped, PrincipalType, Sessions};
 use crate::policy::CompiledPolicy;
@@ -253,20 +253,114 @@ pub fn evaluate_event(
     (row, fidelity)
 }
 
-fn sort_key(ev: &SsmEvent) -> (Option<DateTime<Utc>>, &str, &str, u64) {
-    (ev.time, ev.event_id.as_str(), &ev.file, ev.record)
+/// Where an event sorts: time, then event ID, then file and record (which only tell apart the
+/// copies of a duplicated event, keeping the choice independent of thread timing).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct SortKey {
+    time: Option<DateTime<Utc>>,
+    event_id: Box<str>,
+    file: Arc<str>,
+    record: u64,
 }
 
-/// Runs a replay over the listed inputs. `progress` is called after each file with
-/// (files done, bytes read) and must be cheap.
+impl SortKey {
+    fn of(ev: &SsmEvent) -> SortKey {
+        SortKey {
+            time: ev.time,
+            event_id: ev.event_id.as_str().into(),
+            file: ev.file.clone(),
+            record: ev.record,
+        }
+    }
+}
+
+/// One session event, after evaluation: a row, or only what the summary counts.
+enum ItemKind {
+    Row(Box<Row>, Option<Option<bool>>),
+    /// An `unchanged` event whose row is not kept (no `--all`): its action, whether the baseline
+    /// reproduced the log, and its ID when it did not.
+    Unchanged(&'static str, Option<Option<bool>>, Option<String>),
+    OutsideWindow,
+}
+
+struct Item {
+    key: SortKey,
+    kind: ItemKind,
+}
+
+/// What one worker returns for one file.
+struct FileResult {
+    outcome: FileOutcome,
+    items: Vec<Item>,
+    /// Terminate/ResumeSession events: they wait for the complete session index.
+    pending: Vec<SsmEvent>,
+    /// Sessions started in this file, with the key of their StartSession.
+    started: Vec<(SortKey, String, crate::mapping::sessions::SessionInfo)>,
+}
+
+fn in_window(cfg: &ReplayConfig, ev: &SsmEvent) -> bool {
+    match ev.time {
+        Some(t) => cfg.since.is_none_or(|s| t >= s) && cfg.until.is_none_or(|u| t < u),
+        None => true,
+    }
+}
+
+fn item(cfg: &ReplayConfig, sessions: &Sessions, ev: &SsmEvent) -> Item {
+    let key = SortKey::of(ev);
+    if !in_window(cfg, ev) {
+        return Item {
+            key,
+            kind: ItemKind::OutsideWindow,
+        };
+    }
+    let (row, fid) = evaluate_event(cfg, sessions, ev);
+    let kind = if !cfg.keep_unchanged && row.change == Change::Unchanged.as_str() {
+        let disagree = matches!(fid, Some(Some(false))).then(|| row.event_id.clone());
+        ItemKind::Unchanged(ev.action.name(), fid, disagree)
+    } else {
+        ItemKind::Row(Box::new(row), fid)
+    };
+    Item { key, kind }
+}
+
+/// Decodes one file and evaluates, right away, every event that does not need the session
+/// index: the event's memory goes as soon as its row (or count) exists.
+fn process_file(cfg: &ReplayConfig, input: &Input, no_sessions: &Sessions) -> FileResult {
+    let mut outcome = decode_input(input, cfg.decode);
+    let events = std::mem::take(&mut outcome.events);
+    let mut items = Vec::with_capacity(events.len());
+    let mut pending = Vec::new();
+    let mut started = Vec::new();
+    for ev in events {
+        if let Some((id, info)) = Sessions::started_by(&ev) {
+            started.push((SortKey::of(&ev), id, info));
+        }
+        match ev.action {
+            SsmAction::TerminateSession | SsmAction::ResumeSession if in_window(cfg, &ev) => {
+                pending.push(ev)
+            }
+            _ => items.push(item(cfg, no_sessions, &ev)),
+        }
+    }
+    FileResult {
+        outcome,
+        items,
+        pending,
+        started,
+    }
+}
+
+/// Runs a replay over the listed inputs. `progress` is called after each file with the bytes
+/// it decompressed, and must be cheap.
 pub fn run(cfg: &ReplayConfig, listing: &Listing, progress: &(dyn Fn(u64) + Sync)) -> ReplayOutput {
-    let outcomes: Vec<FileOutcome> = listing
+    let no_sessions = Sessions::default();
+    let results: Vec<FileResult> = listing
         .inputs
         .par_iter()
         .map(|input| {
-            let o = decode_input(input, cfg.decode);
-            progress(o.stats.bytes);
-            o
+            let r = process_file(cfg, input, &no_sessions);
+            progress(r.outcome.stats.bytes);
+            r
         })
         .collect();
 
@@ -297,10 +391,19 @@ pub fn run(cfg: &ReplayConfig, listing: &Listing, progress: &(dyn Fn(u64) + Sync
     }
     summary.files.found = listing.inputs.len() as u64;
     let mut totals = FileStats::default();
-    let mut events: Vec<SsmEvent> =
-        Vec::with_capacity(outcomes.iter().map(|o| o.events.len()).sum());
-    for (input, o) in listing.inputs.iter().zip(outcomes) {
+    let mut items: Vec<Item> = Vec::with_capacity(
+        results
+            .iter()
+            .map(|r| r.items.len() + r.pending.len())
+            .sum(),
+    );
+    let mut pending: Vec<SsmEvent> = Vec::new();
+    // The session index: for each ID, the first StartSession in event order.
+    let mut started: HashMap<String, (SortKey, crate::mapping::sessions::SessionInfo)> =
+        HashMap::new();
+    for (input, r) in listing.inputs.iter().zip(results) {
         let name = input.display();
+        let o = r.outcome;
         totals.add(&o.stats);
         for m in o.record_errors {
             problems.push(FileProblem {
@@ -323,59 +426,47 @@ pub fn run(cfg: &ReplayConfig, listing: &Listing, progress: &(dyn Fn(u64) + Sync
         if o.stats.records == o.stats.not_records {
             summary.files.without_records += 1;
         }
-        events.extend(o.events);
+        items.extend(r.items);
+        pending.extend(r.pending);
+        for (key, id, info) in r.started {
+            match started.get(&id) {
+                Some((k, _)) if *k <= key => {}
+                _ => {
+                    started.insert(id, (key, info));
+                }
+            }
+        }
     }
     summary.records = totals;
-    summary.ssm_session_events = events.len() as u64;
-
-    // Order by time then ID, in place (no second copy of the events), then drop duplicate
-    // event IDs (the first in order is kept).
-    events.par_sort_unstable_by(|a, b| sort_key(a).cmp(&sort_key(b)));
-    let keep: Vec<bool> = {
-        let mut seen: HashSet<&str> = HashSet::with_capacity(events.len());
-        events
-            .iter()
-            // Records without an eventID are never treated as duplicates of each other.
-            .map(|e| e.event_id.is_empty() || seen.insert(e.event_id.as_str()))
-            .collect()
-    };
-    let mut flags = keep.iter();
-    let mut kept = events;
-    kept.retain(|_| flags.next().copied().unwrap_or(true));
-    summary.duplicates = (keep.len() - kept.len()) as u64;
-    let sessions = Sessions::build(kept.iter());
-    let in_window = |ev: &SsmEvent| match ev.time {
-        Some(t) => cfg.since.is_none_or(|s| t >= s) && cfg.until.is_none_or(|u| t < u),
-        None => true,
-    };
-    let before = kept.len();
-    kept.retain(|e| in_window(e));
-    summary.outside_window = (before - kept.len()) as u64;
-
-    // Each event is consumed by its evaluation, so its memory goes as its row comes.
-    enum Outcome {
-        Row(Box<Row>),
-        Unchanged(&'static str, Option<String>),
-    }
-    let results: Vec<(Outcome, Option<Option<bool>>)> = kept
+    summary.ssm_session_events = (items.len() + pending.len()) as u64;
+    let sessions = Sessions::from_map(
+        started
+            .into_iter()
+            .map(|(id, (_, info))| (id, info))
+            .collect(),
+    );
+    let ended: Vec<Item> = pending
         .into_par_iter()
-        .map(|ev| {
-            let (row, fid) = evaluate_event(cfg, &sessions, &ev);
-            if !cfg.keep_unchanged && row.change == Change::Unchanged.as_str() {
-                let disagree = matches!(fid, Some(Some(false))).then(|| row.event_id.clone());
-                (Outcome::Unchanged(ev.action.name(), disagree), fid)
-            } else {
-                (Outcome::Row(Box::new(row)), fid)
-            }
-        })
+        .map(|ev| item(cfg, &sessions, &ev))
         .collect();
+    items.extend(ended);
+
+    // Event order; duplicate event IDs keep their first copy.
+    items.par_sort_unstable_by(|a, b| a.key.cmp(&b.key));
+    let mut seen: HashSet<Box<str>> = HashSet::with_capacity(items.len());
     let mut fidelity = cfg.baseline.as_ref().map(|_| Fidelity::default());
-    let mut rows = Vec::with_capacity(results.len());
+    let mut rows = Vec::with_capacity(items.len());
     let mut unchanged: std::collections::BTreeMap<&'static str, u64> = Default::default();
-    for (outcome, fid) in results {
-        let event_id = match &outcome {
-            Outcome::Row(r) => Some(r.event_id.clone()),
-            Outcome::Unchanged(_, id) => id.clone(),
+    for it in items {
+        // Records without an eventID are never treated as duplicates of each other.
+        if !it.key.event_id.is_empty() && !seen.insert(it.key.event_id.clone()) {
+            summary.duplicates += 1;
+            continue;
+        }
+        let (fid, event_id) = match &it.kind {
+            ItemKind::Row(r, fid) => (*fid, Some(r.event_id.clone())),
+            ItemKind::Unchanged(_, fid, id) => (*fid, id.clone()),
+            ItemKind::OutsideWindow => (None, None),
         };
         if let (Some(f), Some(agrees)) = (fidelity.as_mut(), fid) {
             match agrees {
@@ -387,9 +478,10 @@ pub fn run(cfg: &ReplayConfig, listing: &Listing, progress: &(dyn Fn(u64) + Sync
                 None => f.uncertain += 1,
             }
         }
-        match outcome {
-            Outcome::Row(r) => rows.push(*r),
-            Outcome::Unchanged(action, _) => *unchanged.entry(action).or_default() += 1,
+        match it.kind {
+            ItemKind::Row(r, _) => rows.push(*r),
+            ItemKind::Unchanged(action, _, _) => *unchanged.entry(action).or_default() += 1,
+            ItemKind::OutsideWindow => summary.outside_window += 1,
         }
     }
     summary.fidelity = fidelity;

@@ -26,22 +26,37 @@ impl Sessions {
     pub fn build<'a>(events: impl IntoIterator<Item = &'a SsmEvent>) -> Sessions {
         let mut by_id = HashMap::new();
         for ev in events {
-            if ev.action != SsmAction::StartSession || ev.error_code.is_some() {
-                continue;
+            if let Some((id, info)) = Sessions::started_by(ev) {
+                by_id.entry(id).or_insert(info);
             }
-            let (Some(id), Some(target), Some(pid)) = (
-                ev.response_session_id.as_deref(),
-                ev.target.as_deref(),
-                ev.identity.principal_id.as_deref(),
-            ) else {
-                continue;
-            };
-            by_id.entry(id.to_string()).or_insert_with(|| SessionInfo {
+        }
+        Sessions { by_id }
+    }
+
+    /// The session a successful StartSession creates, if it creates one.
+    pub fn started_by(ev: &SsmEvent) -> Option<(String, SessionInfo)> {
+        if ev.action != SsmAction::StartSession || ev.error_code.is_some() {
+            return None;
+        }
+        let (Some(id), Some(target), Some(pid)) = (
+            ev.response_session_id.as_deref(),
+            ev.target.as_deref(),
+            ev.identity.principal_id.as_deref(),
+        ) else {
+            return None;
+        };
+        Some((
+            id.to_string(),
+            SessionInfo {
                 target: target.to_string(),
                 starter_principal_id: pid.to_string(),
                 starter_arn: ev.identity.arn.clone().unwrap_or_default(),
-            });
-        }
+            },
+        ))
+    }
+
+    /// Builds the index from sessions already chosen, one per ID.
+    pub fn from_map(by_id: HashMap<String, SessionInfo>) -> Sessions {
         Sessions { by_id }
     }
 
