@@ -1,11 +1,16 @@
 //! The one place that wires the stages and owns the threading.
 //!
-//! 1. Files are decoded in parallel (rayon); each worker returns its events, counts and
-//!    errors, and never prints.
-//! 2. Events are ordered by `eventTime`, then `eventID`, de-duplicated by `eventID`, and the
-//!    session index is built from every StartSession.
-//! 3. Events are mapped and evaluated in parallel against the compiled candidate (and baseline);
-//!    rows come back in event order, identical whatever the thread count.
+//! 1. Files are decoded in parallel (rayon). Each worker maps and evaluates, right away, every
+//!    event that does not need the session index (StartSession, DescribeSessions,
+//!    GetConnectionStatus), so those events' memory goes as their rows come; it keeps
+//!    Terminate/ResumeSession events, notes the sessions its StartSessions create, returns its
+//!    counts and errors, and never prints.
+//! 2. The session index is merged (for each ID, the first StartSession in event order), and the
+//!    waiting Terminate/ResumeSession events are evaluated in parallel.
+//! 3. Everything is ordered by `eventTime`, then `eventID` (then file and record, so the copy
+//!    kept of a duplicated event never depends on thread timing) and de-duplicated by
+//!    `eventID`: rows come out in event order, identical whatever the thread count. Unchanged
+//!    events are kept only as counts unless `--all` asks for their rows.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
