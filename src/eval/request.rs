@@ -79,6 +79,9 @@ pub struct Context {
     /// In a replay, a key the mapping did not set is one the log cannot tell: unknown. In
     /// `simulate`, like AWS's simulator, it is absent.
     pub missing_is_unknown: bool,
+    /// Lowercased key prefixes known to be absent whatever follows (a replayed call that
+    /// carries no request tags has no `aws:RequestTag/…` key at all).
+    pub absent_prefixes: Vec<&'static str>,
 }
 
 fn lower(key: &str) -> Cow<'static, str> {
@@ -90,6 +93,7 @@ impl Context {
         Context {
             values: Vec::with_capacity(32),
             missing_is_unknown,
+            absent_prefixes: Vec::new(),
         }
     }
     fn slot(&mut self, key: Cow<'static, str>) -> &mut KeyValue {
@@ -206,6 +210,14 @@ impl<'a> Env<'a> {
         if let Some(tag) = key.strip_prefix(PRINCIPAL_TAG_PREFIX) {
             return self.principal_tags.state(tag);
         }
+        if self
+            .context
+            .absent_prefixes
+            .iter()
+            .any(|p| key.starts_with(p))
+        {
+            return KeyState::Absent;
+        }
         if self.context.missing_is_unknown {
             KeyState::Unknown
         } else {
@@ -221,5 +233,43 @@ impl<'a> Env<'a> {
             // A multivalued key cannot be a variable; the value to use is unknowable.
             KeyState::Present(_) | KeyState::Unknown => VarValue::Unknown,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_state(ctx: &Context, key: &str) -> String {
+        let resource = Resource::new("*", TagState::Unknown);
+        let env = Env {
+            context: ctx,
+            resource: &resource,
+            split: crate::policy::condition::SplitArn::new("*"),
+            principal_tags: &TagState::Unknown,
+        };
+        format!("{:?}", env.state(key))
+    }
+
+    #[test]
+    fn key_states_in_a_replay_context() {
+        let mut ctx = Context::new(true);
+        ctx.set("aws:username", "alice");
+        ctx.absent_prefixes.push("aws:requesttag/");
+        assert!(env_state(&ctx, "aws:username").starts_with("Present"));
+        assert_eq!(env_state(&ctx, "aws:requesttag/team"), "Absent");
+        assert_eq!(env_state(&ctx, "aws:principalorgid"), "Unknown");
+        assert_eq!(
+            env_state(&ctx, "ssm:resourcetag/team"),
+            "Unknown",
+            "resource tags unknown"
+        );
+        assert_eq!(env_state(&ctx, "aws:principaltag/team"), "Unknown");
+        let sim = Context::new(false);
+        assert_eq!(
+            env_state(&sim, "aws:principalorgid"),
+            "Absent",
+            "simulate: absent"
+        );
     }
 }

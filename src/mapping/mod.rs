@@ -265,6 +265,8 @@ fn build_context(ev: &SsmEvent, p: &Principal, time: chrono::DateTime<chrono::Ut
     ] {
         c.put_new(absent, KeyValue::Absent);
     }
+    // Session Manager calls take no tags.
+    c.absent_prefixes.push("aws:requesttag/");
     c
 }
 
@@ -462,6 +464,7 @@ mod tests {
         assert_eq!(c.get("aws:MultiFactorAuthPresent"), Some(&KeyValue::Absent));
         assert_eq!(c.get("aws:TokenIssueTime"), Some(&KeyValue::Absent));
         assert_eq!(c.get("aws:PrincipalOrgID"), None, "unknown by default");
+        assert_eq!(c.absent_prefixes, vec!["aws:requesttag/"]);
         let svc_ip = event(
             &record_with(USER, "DescribeSessions", "{}", "")
                 .replace("198.51.100.7", "ssm.amazonaws.com"),
