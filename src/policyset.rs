@@ -106,16 +106,6 @@ impl PolicySet {
         self.has_snapshot
     }
 
-    /// Number of principals in the snapshots.
-    pub fn principal_count(&self) -> usize {
-        self.principals.len()
-    }
-
-    /// Number of distinct compiled documents.
-    pub fn document_count(&self) -> usize {
-        self.global.len() + self.arena.len()
-    }
-
     /// Loads and compiles a policy set from its input files. Any error in any document refuses
     /// the whole set: a broken candidate must never be evaluated as if its bad statement were
     /// simply false.

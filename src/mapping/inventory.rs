@@ -54,14 +54,6 @@ impl Inventory {
         self.loaded
     }
 
-    pub fn len(&self) -> usize {
-        self.by_arn.len().max(self.by_id.len())
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// Adds one inventory file's text. `name` names it in errors.
     pub fn add(&mut self, name: &str, text: &str) -> Result<usize, String> {
         self.loaded = true;

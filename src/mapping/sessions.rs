@@ -22,17 +22,6 @@ pub struct Sessions {
 }
 
 impl Sessions {
-    /// Builds the index from every event (the first start of an ID wins).
-    pub fn build<'a>(events: impl IntoIterator<Item = &'a SsmEvent>) -> Sessions {
-        let mut by_id = HashMap::new();
-        for ev in events {
-            if let Some((id, info)) = Sessions::started_by(ev) {
-                by_id.entry(id).or_insert(info);
-            }
-        }
-        Sessions { by_id }
-    }
-
     /// The session a successful StartSession creates, if it creates one.
     pub fn started_by(ev: &SsmEvent) -> Option<(String, SessionInfo)> {
         if ev.action != SsmAction::StartSession || ev.error_code.is_some() {
@@ -62,13 +51,5 @@ impl Sessions {
 
     pub fn get(&self, id: &str) -> Option<&SessionInfo> {
         self.by_id.get(id)
-    }
-
-    pub fn len(&self) -> usize {
-        self.by_id.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.by_id.is_empty()
     }
 }
