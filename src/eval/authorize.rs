@@ -396,6 +396,19 @@ fn evaluate_resource(
     }
 }
 
+/// Adds the policy variables among `vars` whose value the request cannot tell.
+fn push_unknown_vars<'a>(
+    env: &Env<'_>,
+    vars: impl IntoIterator<Item = &'a str>,
+    out: &mut Vec<String>,
+) {
+    for v in vars {
+        if matches!(env.var(v), crate::policy::pattern::VarValue::Unknown) {
+            out.push(v.to_string());
+        }
+    }
+}
+
 /// Does the statement apply to the request on this resource? Unknown keys that make the answer
 /// `Unknown` are added to `unknown`.
 pub fn statement_applies(
@@ -430,11 +443,7 @@ pub fn statement_applies(
     let mut local: Vec<String> = Vec::new();
     if res_vars_unknown && res == Tri::Unknown {
         for p in &s.resources {
-            for v in p.variables() {
-                if matches!(env.var(v), crate::policy::pattern::VarValue::Unknown) {
-                    local.push(v.to_string());
-                }
-            }
+            push_unknown_vars(env, p.variables(), &mut local);
         }
     }
     for c in &s.conditions {
@@ -444,23 +453,18 @@ pub fn statement_applies(
             if matches!(state, condition::KeyState::Unknown) {
                 local.push(c.key_display.clone());
             }
-            if let condition::Values::Str(ps) = &c.values {
-                for p in ps {
-                    for v in p.variables() {
-                        if matches!(env.var(v), crate::policy::pattern::VarValue::Unknown) {
-                            local.push(v.to_string());
-                        }
+            match &c.values {
+                condition::Values::Str(ps) => {
+                    for p in ps {
+                        push_unknown_vars(env, p.variables(), &mut local);
                     }
                 }
-            }
-            if let condition::Values::Arn(ps) = &c.values {
-                for p in ps {
-                    for v in p.variables() {
-                        if matches!(env.var(v), crate::policy::pattern::VarValue::Unknown) {
-                            local.push(v.to_string());
-                        }
+                condition::Values::Arn(ps) => {
+                    for p in ps {
+                        push_unknown_vars(env, p.variables(), &mut local);
                     }
                 }
+                _ => {}
             }
         }
         out = out.and(r);
