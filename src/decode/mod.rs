@@ -92,35 +92,34 @@ impl Default for DecodeOptions {
 /// Record errors kept per file (the rest are counted).
 const MAX_RECORD_ERRORS: usize = 20;
 
-fn marker() -> &'static memmem::Finder<'static> {
-    static F: OnceLock<memmem::Finder<'static>> = OnceLock::new();
-    F.get_or_init(|| memmem::Finder::new(event::SSM_SOURCE.as_bytes()))
+/// The byte patterns of the pre-filter, built once.
+struct Finders {
+    source: memmem::Finder<'static>,
+    escape: memmem::Finder<'static>,
+    session: memmem::Finder<'static>,
+    status: memmem::Finder<'static>,
 }
 
-fn escape_marker() -> &'static memmem::Finder<'static> {
-    static F: OnceLock<memmem::Finder<'static>> = OnceLock::new();
-    F.get_or_init(|| memmem::Finder::new(b"\\u"))
-}
-
-fn session_marker() -> &'static memmem::Finder<'static> {
-    static F: OnceLock<memmem::Finder<'static>> = OnceLock::new();
-    F.get_or_init(|| memmem::Finder::new(b"Session"))
-}
-
-fn status_marker() -> &'static memmem::Finder<'static> {
-    static F: OnceLock<memmem::Finder<'static>> = OnceLock::new();
-    F.get_or_init(|| memmem::Finder::new(b"GetConnectionStatus"))
+fn finders() -> &'static Finders {
+    static F: OnceLock<Finders> = OnceLock::new();
+    F.get_or_init(|| Finders {
+        source: memmem::Finder::new(event::SSM_SOURCE.as_bytes()),
+        escape: memmem::Finder::new(b"\\u"),
+        session: memmem::Finder::new(b"Session"),
+        status: memmem::Finder::new(b"GetConnectionStatus"),
+    })
 }
 
 /// Could this record be a Session Manager event? (Cheap; no parsing.) It must contain the
 /// event source and one of the five event names (four contain `Session`), unless a `\u` escape
 /// could spell either differently.
 pub fn prefilter(bytes: &[u8]) -> bool {
-    if memchr::memchr(b'\\', bytes).is_some() && escape_marker().find(bytes).is_some() {
+    let f = finders();
+    if memchr::memchr(b'\\', bytes).is_some() && f.escape.find(bytes).is_some() {
         return true;
     }
-    marker().find(bytes).is_some()
-        && (session_marker().find(bytes).is_some() || status_marker().find(bytes).is_some())
+    f.source.find(bytes).is_some()
+        && (f.session.find(bytes).is_some() || f.status.find(bytes).is_some())
 }
 
 /// Decodes one stream of log data (already decompressed).
@@ -163,7 +162,7 @@ pub fn decode_stream<R: Read>(reader: R, file: &Arc<str>, opts: DecodeOptions) -
             Ok(Decoded::NotARecord) => st.not_records += 1,
             Err(e) => {
                 st.malformed += 1;
-                if marker().find(bytes).is_some() {
+                if finders().source.find(bytes).is_some() {
                     st.malformed_ssm += 1;
                 }
                 errors_seen += 1;
