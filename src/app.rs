@@ -5,6 +5,7 @@ use std::io::Write;
 
 use crate::cli::{Cli, Command, SimulateArgs, SimulateFormat, ValidateArgs};
 use crate::config::{self, ConfigError};
+use crate::policy::Problem;
 use crate::sanitize::for_terminal;
 use crate::simulate::{self, Simulation};
 
@@ -50,44 +51,27 @@ fn config_error(e: ConfigError) -> ExitCode {
     ExitCode::Trouble
 }
 
-fn run_simulate(a: SimulateArgs) -> ExitCode {
-    let (policies, mut warnings) = match config::load_policies(&a.policies) {
-        Ok(p) => p,
-        Err(e) => return config_error(e),
-    };
-    let (scps, w) = match config::load_policies(&a.scps) {
-        Ok(p) => p,
-        Err(e) => return config_error(e),
-    };
+/// Arguments → a compiled simulation and the policies' warnings.
+fn simulation(a: &SimulateArgs) -> Result<(Simulation, Vec<Problem>), ConfigError> {
+    let (policies, mut warnings) = config::load_policies(&a.policies)?;
+    let (scps, w) = config::load_policies(&a.scps)?;
     warnings.extend(w);
-    let (session, w) = match config::load_policies(&a.session_policies) {
-        Ok(p) => p,
-        Err(e) => return config_error(e),
-    };
+    let (session, w) = config::load_policies(&a.session_policies)?;
     warnings.extend(w);
     let boundary = match &a.boundary {
-        Some(b) => match config::load_policy(b) {
-            Ok((p, w)) => {
-                warnings.extend(w);
-                Some(p)
-            }
-            Err(e) => return config_error(e),
-        },
+        Some(b) => {
+            let (p, w) = config::load_policy(b)?;
+            warnings.extend(w);
+            Some(p)
+        }
         None => None,
     };
-    let mut context = Vec::new();
-    for c in &a.context {
-        match simulate::parse_context_arg(c) {
-            Ok(kv) => context.push(kv),
-            Err(e) => {
-                error(&e);
-                return ExitCode::Trouble;
-            }
-        }
-    }
-    for w in &warnings {
-        warning(&w.to_string());
-    }
+    let context = a
+        .context
+        .iter()
+        .map(|c| simulate::parse_context_arg(c))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(ConfigError::Argument)?;
     let sim = Simulation {
         action: a.action.clone(),
         resources: a.resources.clone(),
@@ -98,6 +82,17 @@ fn run_simulate(a: SimulateArgs) -> ExitCode {
         context,
         unknown: a.unknown.clone(),
     };
+    Ok((sim, warnings))
+}
+
+fn run_simulate(a: SimulateArgs) -> ExitCode {
+    let (sim, warnings) = match simulation(&a) {
+        Ok(s) => s,
+        Err(e) => return config_error(e),
+    };
+    for w in &warnings {
+        warning(&w.to_string());
+    }
     let eval = sim.run();
     let out = match a.format {
         SimulateFormat::Json => simulate::to_json(&a.action, &eval).to_string() + "\n",
