@@ -207,37 +207,22 @@ fn base_row(ev: &SsmEvent) -> Row {
     }
 }
 
-/// Maps, evaluates and compares one event. Returns the row and, with a baseline policy set,
-/// whether the baseline reproduced the recorded outcome (`None`: uncertain).
-pub fn evaluate_event(
-    cfg: &ReplayConfig,
-    sessions: &Sessions,
-    ev: &SsmEvent,
-) -> (Row, Option<Option<bool>>) {
-    let mut row = base_row(ev);
-    let mapped = match mapping::map_event(ev, sessions, &cfg.inventory) {
-        Ok(m) => m,
-        Err(why) => {
-            row.change = Change::Skipped.as_str().to_string();
-            row.candidate_reason = why;
-            return (row, None);
-        }
-    };
-    row.resources = mapped
-        .request
-        .resources
-        .iter()
-        .map(|r| r.arn.as_str())
-        .collect::<Vec<_>>()
-        .join(";");
-    if row.target.is_empty() {
-        if let Some(t) = &mapped.session_target {
-            row.target = t.clone();
-        }
-    }
-    let cand = decide(&cfg.candidate, &cfg.scps, &mapped);
+/// An event's verdict before any row is built.
+pub struct Judged {
+    pub mapped: Mapped,
+    pub candidate: Side,
+    pub baseline: Side,
+    pub change: Change,
+    /// With a baseline policy set: did it reproduce the recorded outcome (`None`: uncertain)?
+    pub fidelity: Option<Option<bool>>,
+}
+
+/// Maps, evaluates and compares one event. `Err` is why it cannot be evaluated.
+pub fn judge(cfg: &ReplayConfig, sessions: &Sessions, ev: &SsmEvent) -> Result<Judged, String> {
+    let mapped = mapping::map_event(ev, sessions, &cfg.inventory)?;
+    let candidate = decide(&cfg.candidate, &cfg.scps, &mapped);
     let recorded = recorded_side(ev);
-    let (base, fidelity) = match &cfg.baseline {
+    let (baseline, fidelity) = match &cfg.baseline {
         Some(b) => {
             let side = decide(b, &cfg.scps, &mapped);
             let agrees = match side.outcome {
@@ -248,14 +233,46 @@ pub fn evaluate_event(
         }
         None => (recorded, None),
     };
-    row.change = compare::compare(base.outcome, cand.outcome)
-        .as_str()
-        .to_string();
-    row.baseline = base.word;
-    row.baseline_reason = base.reason;
-    row.candidate = cand.word;
-    row.candidate_reason = cand.reason;
-    (row, fidelity)
+    let change = compare::compare(baseline.outcome, candidate.outcome);
+    Ok(Judged {
+        mapped,
+        candidate,
+        baseline,
+        change,
+        fidelity,
+    })
+}
+
+/// The report row of a judged (or unjudgeable) event.
+fn row_of(ev: &SsmEvent, judged: Result<Judged, String>) -> Row {
+    let mut row = base_row(ev);
+    let j = match judged {
+        Ok(j) => j,
+        Err(why) => {
+            row.change = Change::Skipped.as_str().to_string();
+            row.candidate_reason = why;
+            return row;
+        }
+    };
+    row.resources = j
+        .mapped
+        .request
+        .resources
+        .iter()
+        .map(|r| r.arn.as_str())
+        .collect::<Vec<_>>()
+        .join(";");
+    if row.target.is_empty() {
+        if let Some(t) = j.mapped.session_target {
+            row.target = t;
+        }
+    }
+    row.change = j.change.as_str().to_string();
+    row.baseline = j.baseline.word;
+    row.baseline_reason = j.baseline.reason;
+    row.candidate = j.candidate.word;
+    row.candidate_reason = j.candidate.reason;
+    row
 }
 
 /// Where an event sorts: time, then event ID, then file and record (which only tell apart the
@@ -318,12 +335,15 @@ fn item(cfg: &ReplayConfig, sessions: &Sessions, ev: &SsmEvent) -> Item {
             kind: ItemKind::OutsideWindow,
         };
     }
-    let (row, fid) = evaluate_event(cfg, sessions, ev);
-    let kind = if !cfg.keep_unchanged && row.change == Change::Unchanged.as_str() {
-        let disagree = matches!(fid, Some(Some(false))).then(|| row.event_id.clone());
-        ItemKind::Unchanged(ev.action.name(), fid, disagree)
-    } else {
-        ItemKind::Row(Box::new(row), fid)
+    let judged = judge(cfg, sessions, ev);
+    let fid = judged.as_ref().ok().and_then(|j| j.fidelity);
+    let kind = match judged {
+        // Unchanged events are only counted: no row is built for them.
+        Ok(j) if !cfg.keep_unchanged && j.change == Change::Unchanged => {
+            let disagree = matches!(fid, Some(Some(false))).then(|| ev.event_id.clone());
+            ItemKind::Unchanged(ev.action.name(), fid, disagree)
+        }
+        judged => ItemKind::Row(Box::new(row_of(ev, judged)), fid),
     };
     Item { key, kind }
 }
