@@ -21,34 +21,46 @@ pub enum SsmAction {
     GetConnectionStatus,
 }
 
+/// Each action with its event name and IAM action name: the one table the three lookups use.
+const ACTIONS: [(SsmAction, &str, &str); 5] = [
+    (SsmAction::StartSession, "StartSession", "ssm:StartSession"),
+    (
+        SsmAction::TerminateSession,
+        "TerminateSession",
+        "ssm:TerminateSession",
+    ),
+    (
+        SsmAction::ResumeSession,
+        "ResumeSession",
+        "ssm:ResumeSession",
+    ),
+    (
+        SsmAction::DescribeSessions,
+        "DescribeSessions",
+        "ssm:DescribeSessions",
+    ),
+    (
+        SsmAction::GetConnectionStatus,
+        "GetConnectionStatus",
+        "ssm:GetConnectionStatus",
+    ),
+];
+
 impl SsmAction {
     pub fn from_event_name(name: &str) -> Option<SsmAction> {
-        Some(match name {
-            "StartSession" => SsmAction::StartSession,
-            "TerminateSession" => SsmAction::TerminateSession,
-            "ResumeSession" => SsmAction::ResumeSession,
-            "DescribeSessions" => SsmAction::DescribeSessions,
-            "GetConnectionStatus" => SsmAction::GetConnectionStatus,
-            _ => return None,
-        })
+        ACTIONS
+            .iter()
+            .find(|(_, n, _)| *n == name)
+            .map(|(a, _, _)| *a)
+    }
+    fn entry(self) -> &'static (SsmAction, &'static str, &'static str) {
+        &ACTIONS[self as usize]
     }
     pub fn name(self) -> &'static str {
-        match self {
-            SsmAction::StartSession => "StartSession",
-            SsmAction::TerminateSession => "TerminateSession",
-            SsmAction::ResumeSession => "ResumeSession",
-            SsmAction::DescribeSessions => "DescribeSessions",
-            SsmAction::GetConnectionStatus => "GetConnectionStatus",
-        }
+        self.entry().1
     }
     pub fn iam_action(self) -> &'static str {
-        match self {
-            SsmAction::StartSession => "ssm:StartSession",
-            SsmAction::TerminateSession => "ssm:TerminateSession",
-            SsmAction::ResumeSession => "ssm:ResumeSession",
-            SsmAction::DescribeSessions => "ssm:DescribeSessions",
-            SsmAction::GetConnectionStatus => "ssm:GetConnectionStatus",
-        }
+        self.entry().2
     }
 }
 
@@ -267,5 +279,21 @@ fn to_event(r: &RawRecord<'_>, action: SsmAction, file: &Arc<str>, index: u64) -
         vpc_endpoint_id: r.vpc_endpoint_id.owned(),
         tls: r.tls_details.is_some_and(|t: &RawValue| t.get() != "null"),
         problems,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn action_table_is_in_enum_order() {
+        for (i, (a, name, iam)) in ACTIONS.iter().enumerate() {
+            assert_eq!(*a as usize, i);
+            assert_eq!(SsmAction::from_event_name(name), Some(*a));
+            assert_eq!(a.name(), *name);
+            assert_eq!(*iam, format!("ssm:{name}"));
+        }
+        assert_eq!(SsmAction::from_event_name("StartSessions"), None);
     }
 }
