@@ -178,7 +178,7 @@ const RESOURCES: [&str; 5] = [
     "arn:aws:ssm:us-east-1:111:session/*",
 ];
 const KEYS: [&str; 2] = ["aws:username", "ssm:resourceTag/team"];
-const OPS: [&str; 7] = [
+const OPS: [&str; 13] = [
     "StringEquals",
     "StringNotEquals",
     "StringLike",
@@ -186,6 +186,13 @@ const OPS: [&str; 7] = [
     "StringEqualsIfExists",
     "StringEqualsIgnoreCase",
     "Null",
+    // Set operators and `IfExists` together (issue: `ForAnyValue:...IfExists` on a missing key).
+    "StringNotEqualsIfExists",
+    "ForAnyValue:StringEqualsIfExists",
+    "ForAnyValue:StringNotLikeIfExists",
+    "ForAnyValue:StringLike",
+    "ForAllValues:StringEqualsIfExists",
+    "ForAllValues:StringNotEquals",
 ];
 const VALUES: [&str; 4] = ["alice", "bob", "a*", "ALICE"];
 const REQ_RESOURCES: [&str; 4] = [
@@ -347,28 +354,42 @@ fn reference_decision(
                         .map(|v| v.as_str().expect("str"))
                         .collect();
                     let v = value_of(key);
-                    let ok = match (op.as_str(), v) {
+                    // A direct reading of "Condition operators" and "Single-valued vs.
+                    // multivalued context keys", written apart from the engine's code.
+                    let (set, rest) = match op.split_once(':') {
+                        Some((set, rest)) => (Some(set), rest),
+                        None => (None, op.as_str()),
+                    };
+                    let (base, if_exists) = match rest.strip_suffix("IfExists") {
+                        Some(b) => (b, true),
+                        None => (rest, false),
+                    };
+                    let negated = base.contains("Not");
+                    let glob = |x: &str, v: &str| {
+                        reference_glob(
+                            &x.chars().collect::<Vec<_>>(),
+                            &v.chars().collect::<Vec<_>>(),
+                        )
+                    };
+                    let ok = match (base, v) {
                         ("Null", v) => vals.iter().any(|x| (*x == "true") == v.is_none()),
-                        ("StringEqualsIfExists", None) => true,
-                        ("StringNotEquals" | "StringNotLike", None) => true,
-                        (_, None) => false,
-                        ("StringEquals" | "StringEqualsIfExists", Some(v)) => vals.contains(&v),
+                        // A missing key: ForAllValues true, ForAnyValue false (IfExists or
+                        // not), otherwise true only for IfExists and negated operators.
+                        (_, None) => match set {
+                            Some("ForAllValues") => true,
+                            Some("ForAnyValue") => false,
+                            Some(other) => panic!("set operator {other}"),
+                            None => if_exists || negated,
+                        },
+                        // A present single value: the set operators over a one-element set
+                        // reduce to the plain operator.
+                        ("StringEquals", Some(v)) => vals.contains(&v),
                         ("StringNotEquals", Some(v)) => !vals.contains(&v),
                         ("StringEqualsIgnoreCase", Some(v)) => {
                             vals.iter().any(|x| x.to_lowercase() == v.to_lowercase())
                         }
-                        ("StringLike", Some(v)) => vals.iter().any(|x| {
-                            reference_glob(
-                                &x.chars().collect::<Vec<_>>(),
-                                &v.chars().collect::<Vec<_>>(),
-                            )
-                        }),
-                        ("StringNotLike", Some(v)) => !vals.iter().any(|x| {
-                            reference_glob(
-                                &x.chars().collect::<Vec<_>>(),
-                                &v.chars().collect::<Vec<_>>(),
-                            )
-                        }),
+                        ("StringLike", Some(v)) => vals.iter().any(|x| glob(x, v)),
+                        ("StringNotLike", Some(v)) => !vals.iter().any(|x| glob(x, v)),
                         (other, _) => panic!("operator {other}"),
                     };
                     conds_ok &= ok;

@@ -508,10 +508,15 @@ pub fn evaluate<'v>(
         KeyState::Unknown => return Tri::Unknown,
         KeyState::Present(v) if !v.is_empty() => v,
         _ => {
-            // Missing (or empty) key.
+            // Missing (or empty) key. IAM User Guide, "Single-valued vs. multivalued context
+            // keys": `ForAllValues:` is true and `ForAnyValue:` false on a missing or empty
+            // key. `IfExists` does not turn a `ForAnyValue:` condition true there: it only
+            // says what happens when the key is absent, and for a set operator that answer is
+            // already given by the set rule (AWS re:Post, "ForAnyValue:StringEqualsIfExists
+            // behaving unexpectedly").
             return Tri::from_bool(match op.set {
                 Some(SetOp::ForAllValues) => true,
-                Some(SetOp::ForAnyValue) => op.if_exists,
+                Some(SetOp::ForAnyValue) => false,
                 None => op.if_exists || op.base.negated(),
             });
         }
@@ -661,6 +666,25 @@ mod tests {
         assert_eq!(eval("StringEqualsIfExists", &["a"], None), Tri::True);
         assert_eq!(eval("ForAllValues:StringEquals", &["a"], None), Tri::True);
         assert_eq!(eval("ForAnyValue:StringEquals", &["a"], None), Tri::False);
+        // `IfExists` and negation do not make `ForAnyValue:` true on a missing or empty key
+        // (IAM User Guide, "Single-valued vs. multivalued context keys").
+        for name in [
+            "ForAnyValue:StringEqualsIfExists",
+            "ForAnyValue:StringNotEquals",
+            "ForAnyValue:StringNotLikeIfExists",
+            "ForAnyValue:StringLikeIfExists",
+        ] {
+            assert_eq!(eval(name, &["a"], None), Tri::False, "{name} absent");
+            assert_eq!(eval(name, &["a"], Some(&[])), Tri::False, "{name} empty");
+        }
+        for name in [
+            "ForAllValues:StringEqualsIfExists",
+            "ForAllValues:StringNotEquals",
+            "ForAllValues:StringLike",
+        ] {
+            assert_eq!(eval(name, &["a"], None), Tri::True, "{name} absent");
+            assert_eq!(eval(name, &["a"], Some(&[])), Tri::True, "{name} empty");
+        }
         assert_eq!(eval("Null", &["true"], None), Tri::True);
         assert_eq!(eval("Null", &["false"], Some(&["x"])), Tri::True);
     }
