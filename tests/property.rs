@@ -160,6 +160,72 @@ proptest! {
     }
 }
 
+// ---------------------------------------------------------------- resource ARNs
+
+/// Reference for `Resource` ARN patterns, read straight from the IAM User Guide ("IAM JSON policy
+/// elements: Resource", "Using wildcards in resource ARNs"): the pattern's colon-separated
+/// segments meet the ARN's colon-separated pieces in order; a `*` that ends one of the first five
+/// segments may span colons; in the resource part (sixth segment) wildcards match anything.
+fn reference_resource(pattern: &str, arn: &str) -> bool {
+    fn glob(p: &str, t: &str) -> bool {
+        reference_glob(
+            &p.chars().collect::<Vec<_>>(),
+            &t.chars().collect::<Vec<_>>(),
+        )
+    }
+    /// Does segment `seg` (number `i`) match `piece`?
+    fn segment(seg: &str, i: usize, piece: &str) -> bool {
+        if i == 5 {
+            return glob(seg, piece);
+        }
+        match seg.strip_suffix('*') {
+            // A colon-free prefix matched by the rest of the segment, then anything.
+            Some(head) => piece
+                .char_indices()
+                .map(|(k, _)| k)
+                .chain([piece.len()])
+                .any(|k| !piece[..k].contains(':') && glob(head, &piece[..k])),
+            None => !piece.contains(':') && glob(seg, piece),
+        }
+    }
+    fn go(segs: &[&str], i: usize, t: &str) -> bool {
+        if i + 1 == segs.len() {
+            return segment(segs[i], i, t);
+        }
+        t.char_indices()
+            .filter(|(_, c)| *c == ':')
+            .any(|(c, _)| segment(segs[i], i, &t[..c]) && go(segs, i + 1, &t[c + 1..]))
+    }
+    if pattern == "*" {
+        return true;
+    }
+    let segs: Vec<&str> = pattern.splitn(6, ':').collect();
+    go(&segs, 0, arn)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn resource_arn_matches_reference(
+        segs in proptest::collection::vec("[ab*?]{0,3}", 1..7),
+        extra in proptest::option::of("[ab*:]{0,4}"),
+        pieces in proptest::collection::vec("[ab]{0,3}", 6..9),
+    ) {
+        use trailreplay::policy::condition::{ArnPattern, ArnUse};
+        use trailreplay::policy::pattern::{Tri, VarValue};
+        let mut pattern = segs.join(":");
+        if let (Some(x), 6) = (&extra, segs.len()) {
+            pattern.push_str(x);
+        }
+        // Texts shaped like ARNs: six or more colon-separated pieces.
+        let arn = pieces.join(":");
+        let p = ArnPattern::parse_for(&pattern, false, ArnUse::Resource).expect("pattern");
+        let got = p.matches_with(&arn, &|_| VarValue::Absent) == Tri::True;
+        prop_assert_eq!(got, reference_resource(&pattern, &arn), "pattern {:?} arn {:?}", pattern, arn);
+    }
+}
+
 // ---------------------------------------------------------------- engine
 
 const ACTIONS: [&str; 6] = [

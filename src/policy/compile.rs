@@ -9,7 +9,7 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
-use super::condition::{self, ArnPattern, Operator, OperatorError, Values};
+use super::condition::{self, ArnPattern, ArnUse, Operator, OperatorError, Values};
 use super::knowledge;
 use super::pattern::{Pattern, Syntax};
 
@@ -510,11 +510,6 @@ fn compile_resources(ctx: &mut Ctx<'_>, what: &str, v: &Value, variables: bool) 
                 r.escape_debug()
             ));
         }
-        if r != "*" && r.starts_with("arn:") && split_parts(&r) < 6 {
-            ctx.warn(format!(
-                "`{what}` entry `{r}` has fewer than six colon-separated parts and matches no ARN"
-            ));
-        }
         if r != "*" && r.starts_with("arn:") {
             let service = r.split(':').nth(2).unwrap_or("");
             if service.contains('*') || service.contains('?') {
@@ -523,28 +518,20 @@ fn compile_resources(ctx: &mut Ctx<'_>, what: &str, v: &Value, variables: bool) 
                 ));
             }
         }
-        match ArnPattern::parse(&r, variables) {
-            Ok(p) => out.push(p),
+        match ArnPattern::parse_for(&r, variables, ArnUse::Resource) {
+            Ok(p) => {
+                if r.starts_with("arn:") && p.matches_nothing() {
+                    ctx.warn(format!(
+                        "`{what}` entry `{r}` has fewer than six colon-separated parts and no \
+                         `*` ending a part that could span the rest: it matches no ARN"
+                    ));
+                }
+                out.push(p)
+            }
             Err(e) => ctx.error(e.0),
         }
     }
     out
-}
-
-/// Colon-separated parts outside `${...}`.
-fn split_parts(r: &str) -> usize {
-    let mut depth = false;
-    let mut n = 1;
-    let b = r.as_bytes();
-    for i in 0..b.len() {
-        match b[i] {
-            b'$' if b.get(i + 1) == Some(&b'{') => depth = true,
-            b'}' => depth = false,
-            b':' if !depth => n += 1,
-            _ => {}
-        }
-    }
-    n
 }
 
 fn compile_conditions(

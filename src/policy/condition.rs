@@ -11,7 +11,7 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use super::pattern::{Pattern, Syntax, Tri, VarValue};
+use super::pattern::{Pattern, Piece, Syntax, Tri, VarValue};
 use crate::timefmt;
 
 /// A comparison used by numeric and date operators.
@@ -355,20 +355,57 @@ pub fn parse_cidr(v: &str) -> Option<IpNet> {
     t.parse::<IpAddr>().ok().map(IpNet::from)
 }
 
-/// An ARN pattern compared segment by segment (`arn:partition:service:region:account:resource`).
-/// Wildcards do not cross the colons between the first five segments; in the resource part `*`
-/// also matches `/` and `:` (IAM User Guide, "ARN condition operators" and "Resource").
+/// An ARN pattern.
+///
+/// In `Resource`/`NotResource`, wildcards are used within the colon-separated segments, and
+/// "if the `*` wildcard is the last character of a resource ARN segment, it can expand to match
+/// beyond colon boundaries" (IAM User Guide, "IAM JSON policy elements: Resource", "Using
+/// wildcards in resource ARNs"): `arn:aws:ec2:*:instance/i-1` matches
+/// `arn:aws:ec2:us-east-2:111122223333:instance/i-1`. In the resource part (after the fifth
+/// colon) `*` and `?` match any character, `:` included.
+///
+/// For `ArnLike`/`ArnEquals` conditions the IAM User Guide ("IAM JSON policy elements:
+/// Condition operators", "Amazon Resource Name (ARN) condition operators") says instead that
+/// "each of the six colon-delimited components of the ARN is checked separately": condition
+/// patterns are compared part by part and never cross colons.
 #[derive(Debug, Clone)]
 pub enum ArnPattern {
     Any,
-    Segments(Box<[Pattern; 6]>),
-    /// Not `*` and fewer than six colon-separated parts: matches no ARN, since ARN matching
-    /// compares the six parts one by one (AWS-NOTES 6, 15).
+    /// Six parts compared one by one. `crossing` holds the whole-string form when a `*` ends one
+    /// of the first five parts of a `Resource` pattern; it decides only when the request ARN has
+    /// more than five colons (with exactly five, every colon of the pattern meets one of the
+    /// ARN's and the part-by-part answer is the same).
+    Segments {
+        segs: Box<[Pattern; 6]>,
+        crossing: Option<Box<CrossingArn>>,
+    },
+    /// A `Resource` pattern with fewer than six parts whose trailing `*` crosses colons.
+    Crossing(Box<CrossingArn>),
+    /// Not `*`, fewer than six colon-separated parts and no `*` that may cross a colon: matches
+    /// no ARN.
     Malformed,
 }
 
+/// Where the ARN pattern is used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArnUse {
+    /// `Resource` / `NotResource`: a trailing `*` in a part crosses colons.
+    Resource,
+    /// `ArnLike`, `ArnEquals` and their negations: the six parts are compared separately.
+    Condition,
+}
+
 impl ArnPattern {
+    /// Parses a condition value (`ArnLike` and friends).
     pub fn parse(text: &str, variables: bool) -> Result<ArnPattern, super::pattern::VariableError> {
+        ArnPattern::parse_for(text, variables, ArnUse::Condition)
+    }
+
+    pub fn parse_for(
+        text: &str,
+        variables: bool,
+        usage: ArnUse,
+    ) -> Result<ArnPattern, super::pattern::VariableError> {
         let syntax = Syntax {
             wildcards: true,
             variables,
@@ -378,30 +415,44 @@ impl ArnPattern {
             return Ok(ArnPattern::Any);
         }
         let parts = split_arn_pattern(text, variables);
-        let [a, b, c, d, e, f] = parts.as_slice() else {
-            return Ok(ArnPattern::Malformed);
+        let compiled: Vec<Pattern> = parts
+            .iter()
+            .map(|p| Pattern::parse(p, syntax))
+            .collect::<Result<_, _>>()?;
+        let crossing = match usage {
+            ArnUse::Resource => CrossingArn::build(&compiled),
+            ArnUse::Condition => None,
         };
-        Ok(ArnPattern::Segments(Box::new([
-            Pattern::parse(a, syntax)?,
-            Pattern::parse(b, syntax)?,
-            Pattern::parse(c, syntax)?,
-            Pattern::parse(d, syntax)?,
-            Pattern::parse(e, syntax)?,
-            Pattern::parse(f, syntax)?,
-        ])))
+        match <[Pattern; 6]>::try_from(compiled) {
+            Ok(segs) => Ok(ArnPattern::Segments {
+                segs: Box::new(segs),
+                crossing: crossing.map(Box::new),
+            }),
+            Err(_) => Ok(match crossing {
+                Some(c) => ArnPattern::Crossing(Box::new(c)),
+                None => ArnPattern::Malformed,
+            }),
+        }
+    }
+
+    /// True when no ARN can match (the `validate` warning).
+    pub fn matches_nothing(&self) -> bool {
+        matches!(self, ArnPattern::Malformed)
     }
 
     pub fn has_vars(&self) -> bool {
         match self {
             ArnPattern::Any | ArnPattern::Malformed => false,
-            ArnPattern::Segments(s) => s.iter().any(|p| p.has_vars()),
+            ArnPattern::Segments { segs, .. } => segs.iter().any(|p| p.has_vars()),
+            ArnPattern::Crossing(c) => c.has_vars(),
         }
     }
 
     pub fn variables(&self) -> Vec<&str> {
         match self {
             ArnPattern::Any | ArnPattern::Malformed => vec![],
-            ArnPattern::Segments(s) => s.iter().flat_map(|p| p.variables()).collect(),
+            ArnPattern::Segments { segs, .. } => segs.iter().flat_map(|p| p.variables()).collect(),
+            ArnPattern::Crossing(c) => c.variables().collect(),
         }
     }
 
@@ -419,7 +470,13 @@ impl ArnPattern {
         match self {
             ArnPattern::Any => Tri::True,
             ArnPattern::Malformed => Tri::False,
-            ArnPattern::Segments(segs) => {
+            ArnPattern::Crossing(c) => c.matches_with(arn.text, lookup),
+            ArnPattern::Segments { segs, crossing } => {
+                if let Some(c) = crossing {
+                    if arn.colons > 5 {
+                        return c.matches_with(arn.text, lookup);
+                    }
+                }
                 let Some(parts) = &arn.parts else {
                     return Tri::False;
                 };
@@ -437,22 +494,184 @@ impl ArnPattern {
     }
 }
 
+/// One piece of a whole-ARN pattern whose wildcards know whether they may match `:`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ArnPiece {
+    Lit(String),
+    Star {
+        colons: bool,
+    },
+    One {
+        colons: bool,
+    },
+    Var {
+        key: String,
+        default: Option<String>,
+    },
+}
+
+/// A `Resource` pattern matched against the whole ARN: `*` and `?` do not match `:` in the
+/// first five parts, except a `*` that ends its part; in the resource part both match anything.
+#[derive(Debug, Clone)]
+pub struct CrossingArn {
+    pieces: Vec<ArnPiece>,
+}
+
+impl CrossingArn {
+    /// `None` when no `*` ends one of the first five parts (nothing crosses a colon).
+    fn build(parts: &[Pattern]) -> Option<CrossingArn> {
+        let prefix = parts.len().min(5);
+        let crosses = parts[..prefix]
+            .iter()
+            .any(|p| p.pieces().last() == Some(&Piece::Star));
+        if !crosses {
+            return None;
+        }
+        let mut pieces = Vec::new();
+        for (i, part) in parts.iter().enumerate() {
+            if i > 0 {
+                pieces.push(ArnPiece::Lit(":".to_string()));
+            }
+            let resource_part = i == 5;
+            let n = part.pieces().len();
+            for (j, piece) in part.pieces().iter().enumerate() {
+                pieces.push(match piece {
+                    Piece::Lit(s) => ArnPiece::Lit(s.clone()),
+                    Piece::Star => ArnPiece::Star {
+                        colons: resource_part || j + 1 == n,
+                    },
+                    Piece::One => ArnPiece::One {
+                        colons: resource_part,
+                    },
+                    Piece::Var { key, default } => ArnPiece::Var {
+                        key: key.clone(),
+                        default: default.clone(),
+                    },
+                });
+            }
+        }
+        Some(CrossingArn { pieces })
+    }
+
+    fn has_vars(&self) -> bool {
+        self.variables().next().is_some()
+    }
+
+    fn variables(&self) -> impl Iterator<Item = &str> {
+        self.pieces.iter().filter_map(|p| match p {
+            ArnPiece::Var { key, .. } => Some(key.as_str()),
+            _ => None,
+        })
+    }
+
+    fn matches_with<'v>(&self, arn: &str, lookup: &dyn Fn(&str) -> VarValue<'v>) -> Tri {
+        let mut resolved: Vec<ArnPiece> = Vec::with_capacity(self.pieces.len());
+        let mut unknown = false;
+        for p in &self.pieces {
+            match p {
+                ArnPiece::Var { key, default } => match lookup(key) {
+                    VarValue::Known(v) => resolved.push(ArnPiece::Lit(v.to_string())),
+                    VarValue::Absent => match default {
+                        Some(d) => resolved.push(ArnPiece::Lit(d.clone())),
+                        None => return Tri::False,
+                    },
+                    VarValue::Unknown => {
+                        // Stand-in for any value: if even that cannot match, the answer is no.
+                        unknown = true;
+                        resolved.push(ArnPiece::Star { colons: true });
+                    }
+                },
+                other => resolved.push(other.clone()),
+            }
+        }
+        match (whole_match(&resolved, arn), unknown) {
+            (false, _) => Tri::False,
+            (true, false) => Tri::True,
+            (true, true) => Tri::Unknown,
+        }
+    }
+}
+
+/// Dynamic programming over (piece, text position): two kinds of star rule out the usual
+/// backtrack-to-the-last-star matcher. ARNs are short, so the O(pieces × length) table is cheap.
+fn whole_match(pieces: &[ArnPiece], text: &str) -> bool {
+    let t = text.as_bytes();
+    let n = t.len();
+    let boundary = |i: usize| i == n || (i < n && (t[i] & 0xC0) != 0x80);
+    let mut cur = vec![false; n + 1];
+    cur[0] = true;
+    let mut next = vec![false; n + 1];
+    for p in pieces {
+        next.iter_mut().for_each(|x| *x = false);
+        match p {
+            ArnPiece::Lit(s) => {
+                let s = s.as_bytes();
+                for j in 0..=n {
+                    if cur[j] && t[j..].starts_with(s) {
+                        next[j + s.len()] = true;
+                    }
+                }
+            }
+            ArnPiece::One { colons } => {
+                for j in 0..n {
+                    if cur[j] && boundary(j) && (*colons || t[j] != b':') {
+                        let mut k = j + 1;
+                        while !boundary(k) {
+                            k += 1;
+                        }
+                        next[k] = true;
+                    }
+                }
+            }
+            ArnPiece::Star { colons } => {
+                let mut reach = false;
+                for j in 0..=n {
+                    if j > 0 && t[j - 1] == b':' && !colons {
+                        reach = false;
+                    }
+                    reach |= cur[j];
+                    next[j] = reach && boundary(j);
+                }
+            }
+            ArnPiece::Var { .. } => {}
+        }
+        std::mem::swap(&mut cur, &mut next);
+        if !cur.iter().any(|x| *x) {
+            return false;
+        }
+    }
+    cur[n]
+}
+
 /// An ARN split into its six parts (`None` when it has fewer, like `*`).
 pub struct SplitArn<'a> {
+    text: &'a str,
+    colons: usize,
     parts: Option<[&'a str; 6]>,
 }
 
 impl<'a> SplitArn<'a> {
     pub fn new(arn: &'a str) -> SplitArn<'a> {
+        let colons = memchr::memchr_iter(b':', arn.as_bytes()).count();
         let mut it = arn.splitn(6, ':');
         let mut parts = [""; 6];
         for p in parts.iter_mut() {
             match it.next() {
                 Some(x) => *p = x,
-                None => return SplitArn { parts: None },
+                None => {
+                    return SplitArn {
+                        text: arn,
+                        colons,
+                        parts: None,
+                    }
+                }
             }
         }
-        SplitArn { parts: Some(parts) }
+        SplitArn {
+            text: arn,
+            colons,
+            parts: Some(parts),
+        }
     }
 }
 
@@ -729,7 +948,8 @@ mod tests {
     }
 
     #[test]
-    fn arn_segments_do_not_cross_colons() {
+    fn arn_condition_parts_do_not_cross_colons() {
+        // "ARN condition operators": each of the six parts is checked separately.
         let p =
             ArnPattern::parse("arn:aws:ssm:*:*:session/${aws:username}-*", true).expect("valid");
         let look = |_: &str| VarValue::Known("alice");
@@ -738,7 +958,7 @@ mod tests {
             Tri::True
         );
         let q = ArnPattern::parse("arn:aws:ec2:*:instance/*", false).expect("valid");
-        assert!(matches!(q, ArnPattern::Malformed));
+        assert!(q.matches_nothing());
         let r = ArnPattern::parse("arn:aws:ec2:us-*:123:instance/*", false).expect("valid");
         assert_eq!(
             r.matches_with("arn:aws:ec2:us-east-1:123:instance/i-1", &look),
@@ -746,6 +966,60 @@ mod tests {
         );
         assert_eq!(
             r.matches_with("arn:aws:ec2:us-east-1:x:123:instance/i-1", &look),
+            Tri::False
+        );
+    }
+
+    #[test]
+    fn resource_trailing_star_crosses_colons() {
+        // IAM User Guide, "IAM JSON policy elements: Resource", "Using wildcards in resource
+        // ARNs": a `*` that is the last character of a segment can match beyond colons.
+        let res = |t: &str| ArnPattern::parse_for(t, true, ArnUse::Resource).expect("valid");
+        let none = |_: &str| VarValue::Absent;
+        let inst = "arn:aws:ec2:us-east-2:111122223333:instance/i-0abc";
+        assert_eq!(
+            res("arn:aws:ec2:*:instance/i-0abc").matches_with(inst, &none),
+            Tri::True
+        );
+        assert_eq!(res("arn:aws:ec2:*").matches_with(inst, &none), Tri::True);
+        assert_eq!(
+            res("arn:aws:ssm:us-east-2:*")
+                .matches_with("arn:aws:ssm:us-east-2:111122223333:session/alice-1", &none),
+            Tri::True
+        );
+        assert_eq!(
+            res("arn:aws:ssm:us-east-2:*")
+                .matches_with("arn:aws:ssm:us-east-1:111122223333:session/alice-1", &none),
+            Tri::False
+        );
+        // A `*` inside a segment does not cross.
+        assert_eq!(
+            res("arn:aws:ec2:us-*-2:instance/i-0abc").matches_with(inst, &none),
+            Tri::False
+        );
+        // Fewer than six parts and nothing that crosses: matches nothing.
+        assert!(res("arn:aws:ec2:us-east-2:instance/i-0abc").matches_nothing());
+        // Six parts with a crossing star: the whole form decides when the ARN has more colons.
+        let p = res("arn:aws:ec2:*:*:instance/i-1");
+        assert_eq!(
+            p.matches_with("arn:aws:ec2:us-east-1:123:foo:instance/i-1", &none),
+            Tri::True
+        );
+        assert_eq!(
+            p.matches_with("arn:aws:ec2:us-east-1:123:instance/i-1", &none),
+            Tri::True
+        );
+        assert_eq!(p.matches_with("*", &none), Tri::False);
+        // Variables: a value is literal text; unknown stands for any value.
+        let v = res("arn:aws:ssm:*:session/${aws:username}-*");
+        let alice = |_: &str| VarValue::Known("alice");
+        let unknown = |_: &str| VarValue::Unknown;
+        let session = "arn:aws:ssm:us-east-1:1:session/alice-1";
+        assert_eq!(v.matches_with(session, &alice), Tri::True);
+        assert_eq!(v.matches_with(session, &none), Tri::False);
+        assert_eq!(v.matches_with(session, &unknown), Tri::Unknown);
+        assert_eq!(
+            v.matches_with("arn:aws:ec2:r:1:instance/i", &unknown),
             Tri::False
         );
     }
