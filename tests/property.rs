@@ -480,7 +480,22 @@ fn reference_decision(
     }
 }
 
-const CTX_VALUES: [Option<&str>; 4] = [None, Some("alice"), Some("bob"), Some("a*")];
+/// The domain of request values: the policy values, their case variants, values that match a
+/// pattern but no literal, values that match nothing, and absent.
+const CTX_VALUES: [Option<&str>; 12] = [
+    None,
+    Some("alice"),
+    Some("bob"),
+    Some("a*"),
+    Some("ALICE"),
+    Some("Alice"),
+    Some("BOB"),
+    Some("A*"),
+    Some("a"),
+    Some("ab"),
+    Some("x"),
+    Some(""),
+];
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 1500, ..ProptestConfig::default() })]
@@ -493,56 +508,134 @@ proptest! {
         ctx in [0..CTX_VALUES.len(), 0..CTX_VALUES.len()],
         unknown in [prop::bool::weighted(0.25), prop::bool::weighted(0.25)],
     ) {
-        let doc = json!({"Version": "2012-10-17", "Statement": stmts.iter().map(stmt_json).collect::<Vec<_>>()});
-        let compiled = compile_document("p", &doc);
-        prop_assert!(compiled.errors.is_empty(), "{:?}", compiled.errors);
-        let policy = compiled.policy.expect("policy");
-        let resource = REQ_RESOURCES[resource];
-        let known: [Option<&str>; 2] = [CTX_VALUES[ctx[0]], CTX_VALUES[ctx[1]]];
-        let mut context = Vec::new();
-        let mut unknown_keys = Vec::new();
-        for i in 0..2 {
-            if unknown[i] {
-                unknown_keys.push(KEYS[i].to_string());
-            } else if let Some(v) = known[i] {
-                context.push((KEYS[i].to_string(), v.to_string()));
-            }
-        }
-        let sim = Simulation {
-            action: action.to_string(),
-            resources: vec![resource.to_string()],
-            policies: vec![policy],
-            scps: vec![], boundary: None, session: vec![],
-            context,
-            unknown: unknown_keys,
-        };
-        let got = sim.run().decision.as_str();
-        // Every value the unknown keys could take (absent or any value in play).
-        let choices = |i: usize| -> Vec<Option<&str>> {
-            if unknown[i] { CTX_VALUES.to_vec() } else { vec![known[i]] }
-        };
-        let mut outcomes = HashSet::new();
-        for a in choices(0) {
-            for b in choices(1) {
-                outcomes.insert(reference_decision(&doc, action, resource, &[a, b]));
-            }
-        }
-        if got == "indeterminate" {
-            // Sound, not necessarily complete: only when the reference is not certain either,
-            // or when the engine could not see that it would be (counted, not failed).
-            prop_assert!(unknown.iter().any(|u| *u), "indeterminate without unknown keys");
-        } else if got == "implicitDeny" && outcomes.contains("explicitDeny") {
-            // Denied whatever the unknown keys hold; whether an explicit deny also applies
-            // depends on them, and the reason says so (README, "Decisions").
-            prop_assert!(outcomes.iter().all(|o| *o != "allowed"), "{:?} for {}", outcomes, doc);
-        } else {
-            prop_assert_eq!(outcomes.len(), 1, "engine said {} but outcomes are {:?} for {}", got, outcomes, doc);
-            prop_assert!(outcomes.contains(got), "engine {} reference {:?} for {}", got, outcomes, doc);
-        }
-        if !unknown.iter().any(|u| *u) {
-            prop_assert_ne!(got, "indeterminate");
+        check_engine(&stmts, action, resource, ctx, unknown)?;
+    }
+
+    /// Statements that all test one unknown key: the possible-worlds check decides most of them.
+    #[test]
+    fn settled_decisions_match_reference(
+        stmts in proptest::collection::vec(one_key_stmt(), 1..5),
+        ctx in 0..CTX_VALUES.len(),
+    ) {
+        check_engine(&stmts, "ssm:StartSession", 0, [ctx, ctx], [false, true])?;
+    }
+}
+
+/// Allow or deny StartSession on every resource, under conditions on `ssm:resourceTag/team`.
+fn one_key_stmt() -> impl Strategy<Value = Stmt> {
+    (
+        any::<bool>(),
+        proptest::collection::vec(
+            (
+                0..OPS.len(),
+                proptest::collection::vec(0..VALUES.len(), 1..3),
+            )
+                .prop_map(|(op, values)| Cond { op, key: 1, values }),
+            1..3,
+        ),
+    )
+        .prop_map(|(deny, conds)| Stmt {
+            deny,
+            not_action: false,
+            actions: vec![0],
+            resources: vec![0],
+            conds,
+        })
+}
+
+fn check_engine(
+    stmts: &[Stmt],
+    action: &str,
+    resource: usize,
+    ctx: [usize; 2],
+    unknown: [bool; 2],
+) -> Result<(), TestCaseError> {
+    let doc = json!({"Version": "2012-10-17", "Statement": stmts.iter().map(stmt_json).collect::<Vec<_>>()});
+    let compiled = compile_document("p", &doc);
+    prop_assert!(compiled.errors.is_empty(), "{:?}", compiled.errors);
+    let policy = compiled.policy.expect("policy");
+    let resource = REQ_RESOURCES[resource];
+    let known: [Option<&str>; 2] = [CTX_VALUES[ctx[0]], CTX_VALUES[ctx[1]]];
+    let mut context = Vec::new();
+    let mut unknown_keys = Vec::new();
+    for i in 0..2 {
+        if unknown[i] {
+            unknown_keys.push(KEYS[i].to_string());
+        } else if let Some(v) = known[i] {
+            context.push((KEYS[i].to_string(), v.to_string()));
         }
     }
+    let sim = Simulation {
+        action: action.to_string(),
+        resources: vec![resource.to_string()],
+        policies: vec![policy],
+        scps: vec![],
+        boundary: None,
+        session: vec![],
+        context,
+        unknown: unknown_keys,
+    };
+    let evaluation = sim.run();
+    let got = evaluation.decision.as_str();
+    // Every value the unknown keys could take (absent or any value in play).
+    let choices = |i: usize| -> Vec<Option<&str>> {
+        if unknown[i] {
+            CTX_VALUES.to_vec()
+        } else {
+            vec![known[i]]
+        }
+    };
+    let mut outcomes = HashSet::new();
+    for a in choices(0) {
+        for b in choices(1) {
+            outcomes.insert(reference_decision(&doc, action, resource, &[a, b]));
+        }
+    }
+    if got == "indeterminate" {
+        prop_assert!(
+            unknown.iter().any(|u| *u),
+            "indeterminate without unknown keys"
+        );
+        // Only when two values decide differently, or when the reason says that the
+        // worlds could not be listed.
+        let differs = outcomes.contains("allowed") && outcomes.len() > 1;
+        prop_assert!(
+            differs || evaluation.reason.contains("cannot be settled"),
+            "indeterminate but every value gives {:?}: {} for {}",
+            outcomes,
+            evaluation.reason,
+            doc
+        );
+    } else if got == "implicitDeny" && outcomes.contains("explicitDeny") {
+        // Denied whatever the unknown keys hold; whether an explicit deny also applies
+        // depends on them, and the reason says so (README, "Decisions").
+        prop_assert!(
+            outcomes.iter().all(|o| *o != "allowed"),
+            "{:?} for {}",
+            outcomes,
+            doc
+        );
+    } else {
+        prop_assert_eq!(
+            outcomes.len(),
+            1,
+            "engine said {} but outcomes are {:?} for {}",
+            got,
+            outcomes,
+            doc
+        );
+        prop_assert!(
+            outcomes.contains(got),
+            "engine {} reference {:?} for {}",
+            got,
+            outcomes,
+            doc
+        );
+    }
+    if !unknown.iter().any(|u| *u) {
+        prop_assert_ne!(got, "indeterminate");
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------- damaged archives

@@ -10,6 +10,7 @@
 use std::fmt;
 
 use super::request::{Env, Request, Resource, TagState};
+use super::worlds;
 use crate::policy::compile::{CompiledPolicy, Effect, Statement};
 use crate::policy::condition::{self, SplitArn};
 use crate::policy::pattern::Tri;
@@ -117,8 +118,111 @@ pub struct Evaluation {
 
 const DOC_CHECK_KEY: &str = "ssm:sessiondocumentaccesscheck";
 
-/// Evaluates `request` against `stack`.
+/// Evaluates `request` against `stack`. An `indeterminate` answer of the three-valued pass is
+/// checked over the possible worlds of the unknown keys ([`super::worlds`]): it stays
+/// `indeterminate` only when two worlds decide differently, or when the worlds cannot be listed
+/// (the reason says why).
 pub fn evaluate(
+    stack: &PolicyStack<'_>,
+    request: &Request,
+    principal_tags: &TagState,
+) -> Evaluation {
+    let first = evaluate_once(stack, request, principal_tags);
+    if first.decision != Decision::Indeterminate {
+        return first;
+    }
+    settle(stack, request, principal_tags, first)
+}
+
+/// Decides an `indeterminate` evaluation world by world.
+fn settle(
+    stack: &PolicyStack<'_>,
+    request: &Request,
+    principal_tags: &TagState,
+    mut first: Evaluation,
+) -> Evaluation {
+    let variables = match worlds::enumerate(&[stack], request, principal_tags) {
+        worlds::Enumeration::Worlds(v) => v,
+        worlds::Enumeration::Unsettled(why) => {
+            first
+                .reason
+                .push_str(&format!(" (cannot be settled: {why})"));
+            return first;
+        }
+    };
+    let mut outcomes: Vec<(Vec<usize>, Evaluation)> = Vec::new();
+    worlds::for_each_world(&variables, request, principal_tags, |choice, req, tags| {
+        let e = evaluate_once(stack, req, tags);
+        if !outcomes.iter().any(|(_, o)| o.decision == e.decision) {
+            outcomes.push((choice.to_vec(), e));
+        }
+    });
+    let names: Vec<&str> = variables.iter().map(|v| v.name.as_str()).collect();
+    let world = |choice: &[usize]| -> String {
+        variables
+            .iter()
+            .zip(choice)
+            .map(|(v, &i)| worlds::describe(v, i))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let allowed = outcomes
+        .iter()
+        .find(|(_, e)| e.decision == Decision::Allowed);
+    let denied = outcomes.iter().find(|(_, e)| e.decision.is_denied());
+    match (allowed, denied) {
+        (Some((a, _)), Some((d, _))) => {
+            // Name only the keys whose values differ between the two example worlds.
+            let differ: Vec<usize> = (0..variables.len()).filter(|&i| a[i] != d[i]).collect();
+            let part = |choice: &[usize]| -> String {
+                differ
+                    .iter()
+                    .map(|&i| worlds::describe(&variables[i], choice[i]))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            first.reason = format!(
+                "depends on unknown keys: {} (allowed when {}; denied when {})",
+                first.unknown_keys.join(", "),
+                part(a),
+                part(d)
+            );
+            first
+        }
+        (Some(_), None) | (None, Some(_)) => {
+            // One decision in every world (denials may differ in kind: the implicit one is
+            // certain, the explicit one depends on the keys, as in the three-valued pass).
+            let pick = outcomes
+                .iter()
+                .find(|(_, e)| e.decision == Decision::ImplicitDeny)
+                .or(outcomes.first());
+            let Some((_, e)) = pick else {
+                return first;
+            };
+            let mut e = e.clone();
+            let explicit = outcomes
+                .iter()
+                .find(|(_, o)| o.decision == Decision::ExplicitDeny);
+            match explicit {
+                Some((c, _)) if e.decision == Decision::ImplicitDeny => {
+                    e.reason = format!(
+                        "{} (an explicit deny also applies when {})",
+                        e.reason,
+                        world(c)
+                    );
+                    e.unknown_keys = first.unknown_keys.clone();
+                }
+                _ => {
+                    e.reason = format!("{}, whatever {} hold", e.reason, names.join(", "));
+                }
+            }
+            e
+        }
+        (None, None) => first,
+    }
+}
+
+fn evaluate_once(
     stack: &PolicyStack<'_>,
     request: &Request,
     principal_tags: &TagState,

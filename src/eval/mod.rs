@@ -3,6 +3,7 @@
 
 pub mod authorize;
 pub mod request;
+pub mod worlds;
 
 pub use authorize::{evaluate, Deciding, Decision, Evaluation, PolicyKind, PolicyStack};
 pub use request::{Context, KeyValue, Request, Resource, TagState};

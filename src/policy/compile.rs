@@ -611,6 +611,14 @@ fn lint_condition(ctx: &mut Ctx<'_>, op: &Operator, key: &str, values: &[String]
             ));
         }
     }
+    if let condition::BaseOp::Date(_) = op.base {
+        if let Some(v) = values.iter().find(|v| crate::timefmt::is_ambiguous_year(v)) {
+            ctx.warn(format!(
+                "`{}` `{key}` value `{v}` is both a year and epoch seconds: trailreplay reads it as the year {v} (write `{v}-01-01T00:00:00Z` or more digits of epoch seconds to say which)",
+                op.name
+            ));
+        }
+    }
     match op.set {
         Some(_) if knowledge::is_single_valued(&lower) => ctx.warn(format!(
             "set operator `{}` on single-valued key `{key}`: use the operator without `ForAnyValue:`/`ForAllValues:`",

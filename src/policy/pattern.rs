@@ -168,6 +168,11 @@ impl Pattern {
         self.has_vars
     }
 
+    /// Does the pattern compare case-insensitively (`StringEqualsIgnoreCase`)?
+    pub fn ignores_case(&self) -> bool {
+        self.ignore_case
+    }
+
     pub fn is_any(&self) -> bool {
         self.pieces.len() == 1 && self.pieces[0] == Piece::Star
     }
