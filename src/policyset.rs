@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use crate::eval::{PolicyStack, TagState};
+use crate::eval::TagState;
 use crate::policy::compile::{compile_document, CompiledPolicy, Problem};
 use crate::policy::embedded::{decode_embedded, decode_text, unwrap_policy_version};
 
@@ -55,22 +55,6 @@ pub enum Resolved<'a> {
         tags: Option<&'a TagState>,
     },
     Missing(String),
-}
-
-impl Resolved<'_> {
-    /// The stack for the identity gate (SCPs and session policies are added by the caller).
-    pub fn stack(&self) -> Option<PolicyStack<'_>> {
-        match self {
-            Resolved::Found {
-                identity, boundary, ..
-            } => Some(PolicyStack {
-                identity: identity.clone(),
-                boundary: *boundary,
-                ..PolicyStack::default()
-            }),
-            Resolved::Missing(_) => None,
-        }
-    }
 }
 
 /// Is this JSON an `aws iam get-account-authorization-details` export?

@@ -20,7 +20,7 @@ use rayon::prelude::*;
 
 use crate::compare::{self, Change, Outcome};
 use crate::decode::{self, DecodeOptions, FileOutcome, FileStats, SsmAction, SsmEvent};
-use crate::eval::{evaluate, Decision, PolicyStack, TagState};
+use crate::eval::{self, evaluate, Decision, PolicyStack, TagState};
 use crate::mapping::{self, Inventory, Mapped, PrincipalType, Sessions};
 use crate::policy::CompiledPolicy;
 use crate::policyset::{PolicySet, PrincipalKind, Resolved};
@@ -90,8 +90,13 @@ pub struct Side {
     pub decision: Option<Decision>,
 }
 
-/// Evaluates a mapped event against a policy set (plus SCPs).
-pub fn decide(set: &PolicySet, scps: &[CompiledPolicy], m: &Mapped) -> Side {
+/// The policies that apply to a mapped event's principal, or the side to report when they
+/// cannot be known.
+fn stack_for<'p>(
+    set: &'p PolicySet,
+    scps: &'p [CompiledPolicy],
+    m: &Mapped,
+) -> Result<(PolicyStack<'p>, Option<&'p TagState>), Side> {
     let p = &m.principal;
     let scp_levels: Vec<Vec<&CompiledPolicy>> = if p.service_linked {
         Vec::new()
@@ -107,7 +112,7 @@ pub fn decide(set: &PolicySet, scps: &[CompiledPolicy], m: &Mapped) -> Side {
             Some(set.resolve(PrincipalKind::Role, &p.policy_arn, &p.account, &p.name))
         }
     };
-    let (mut stack, tags) = match &resolved {
+    let (mut stack, tags) = match resolved {
         None => (
             PolicyStack {
                 identity_implicit_allow: true,
@@ -116,19 +121,40 @@ pub fn decide(set: &PolicySet, scps: &[CompiledPolicy], m: &Mapped) -> Side {
             None,
         ),
         Some(Resolved::Missing(why)) => {
-            return Side {
+            return Err(Side {
                 word: Decision::Indeterminate.as_str().to_string(),
                 outcome: Outcome::Uncertain,
-                reason: why.clone(),
+                reason: why,
                 decision: Some(Decision::Indeterminate),
-            }
+            })
         }
-        Some(r @ Resolved::Found { tags, .. }) => (r.stack().unwrap_or_default(), *tags),
+        Some(Resolved::Found {
+            identity,
+            boundary,
+            tags,
+        }) => (
+            PolicyStack {
+                identity,
+                boundary,
+                ..PolicyStack::default()
+            },
+            tags,
+        ),
     };
     stack.scp_levels = scp_levels;
-    let unknown_tags = TagState::Unknown;
-    let e = evaluate(&stack, &m.request, tags.unwrap_or(&unknown_tags));
-    let (decision, reason) = if p.kind == PrincipalType::FederatedUser
+    Ok((stack, tags))
+}
+
+static UNKNOWN_TAGS: TagState = TagState::Unknown;
+
+/// Evaluates a mapped event against a policy set (plus SCPs).
+pub fn decide(set: &PolicySet, scps: &[CompiledPolicy], m: &Mapped) -> Side {
+    let (stack, tags) = match stack_for(set, scps, m) {
+        Ok(s) => s,
+        Err(side) => return side,
+    };
+    let e = evaluate(&stack, &m.request, tags.unwrap_or(&UNKNOWN_TAGS));
+    let (decision, reason) = if m.principal.kind == PrincipalType::FederatedUser
         && e.decision == Decision::Allowed
     {
         (
@@ -146,6 +172,38 @@ pub fn decide(set: &PolicySet, scps: &[CompiledPolicy], m: &Mapped) -> Side {
         outcome: decision.into(),
         reason,
         decision: Some(decision),
+    }
+}
+
+/// With two policy sets, an event whose side is `indeterminate` may still have one change in
+/// every possible world of the unknown keys (the same policy on both sides changes nothing,
+/// whatever the keys hold). `Some(change)` when every joint world gives that change.
+fn change_in_every_world(cfg: &ReplayConfig, baseline: &PolicySet, m: &Mapped) -> Option<Change> {
+    if m.principal.kind == PrincipalType::FederatedUser {
+        return None;
+    }
+    let (base, base_tags) = stack_for(baseline, &cfg.scps, m).ok()?;
+    let (cand, cand_tags) = stack_for(&cfg.candidate, &cfg.scps, m).ok()?;
+    // Principal tags come from the same snapshot on both sides when both have them.
+    let tags = match (base_tags, cand_tags) {
+        (Some(a), Some(b)) if a == b => a,
+        (None, None) => &UNKNOWN_TAGS,
+        _ => return None,
+    };
+    let eval::worlds::Enumeration::Worlds(variables) =
+        eval::worlds::enumerate(&[&base, &cand], &m.request, tags)
+    else {
+        return None;
+    };
+    let mut changes: HashSet<Change> = HashSet::new();
+    eval::worlds::for_each_world(&variables, &m.request, tags, |_, req, t| {
+        let b = evaluate(&base, req, t).decision;
+        let c = evaluate(&cand, req, t).decision;
+        changes.insert(compare::compare(b.into(), c.into()));
+    });
+    match changes.len() {
+        1 => changes.into_iter().next(),
+        _ => None,
     }
 }
 
@@ -233,7 +291,14 @@ pub fn judge(cfg: &ReplayConfig, sessions: &Sessions, ev: &SsmEvent) -> Result<J
         }
         None => (recorded, None),
     };
-    let change = compare::compare(baseline.outcome, candidate.outcome);
+    let mut change = compare::compare(baseline.outcome, candidate.outcome);
+    if change == Change::Uncertain {
+        if let Some(b) = &cfg.baseline {
+            if let Some(settled) = change_in_every_world(cfg, b, &mapped) {
+                change = settled;
+            }
+        }
+    }
     Ok(Judged {
         mapped,
         candidate,

@@ -197,3 +197,51 @@ fn validate_reads_embedded_forms_and_snapshots() {
     let v: Value = serde_json::from_str(&r.stdout).expect("JSON");
     assert_eq!(v["decision"], "allowed");
 }
+
+/// `validate` on one policy text written to a temporary file: (exit code, stdout + stderr).
+fn validate_text(text: &str) -> (i32, String) {
+    let dir = tempdir();
+    let p = dir.path().join("p.json");
+    std::fs::write(&p, text).expect("write");
+    let r = run(["validate", p.to_str().expect("utf8")]);
+    (r.code, format!("{}{}", r.stdout, r.stderr))
+}
+
+#[test]
+fn validate_refuses_what_iam_refuses() {
+    // IAM User Guide, "IAM JSON policy elements: Principal": not in identity-based policies.
+    let (code, out) = validate_text(
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":"*","Action":"ssm:StartSession","Resource":"*"}}"#,
+    );
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("`Principal` is not allowed"), "{out}");
+    // "IAM JSON policy grammar": an element appears once; JSON parsers keep the last silently.
+    let (code, out) = validate_text(
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Effect":"Allow","Action":"ssm:StartSession","Resource":"*"}]}"#,
+    );
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("duplicate key `Effect` at `Statement[0].Effect`"),
+        "{out}"
+    );
+    // IAM Access Analyzer, "Invalid global condition key": IAM accepts the policy, the key is
+    // never in a request; a warning with a suggestion.
+    let (code, out) = validate_text(
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Deny","Action":"ssm:StartSession","Resource":"*","Condition":{"BoolIfExists":{"aws:MultiFactorAuthPresnt":"false"}}}}"#,
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("did you mean `aws:MultiFactorAuthPresent`?"),
+        "{out}"
+    );
+    // A valid date form is never refused; a four-digit year is flagged as ambiguous.
+    let (code, out) = validate_text(
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"ssm:StartSession","Resource":"arn:aws:ec2:*:instance/*","Condition":{"DateGreaterThan":{"aws:CurrentTime":["2026-01-01T00:00+02:00","2026-01","2026"]}}}}"#,
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("both a year and epoch seconds"), "{out}");
+    assert!(
+        !out.contains("matches no ARN"),
+        "trailing * crosses colons: {out}"
+    );
+}

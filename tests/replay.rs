@@ -296,3 +296,37 @@ fn verify_mode_agrees_with_the_prefilter() {
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
+
+#[test]
+fn same_policy_on_both_sides_changes_nothing_even_when_indeterminate() {
+    // Without an inventory, the tag-based seed policy leaves instance tags unknown: each side is
+    // `indeterminate`, but in every possible world both sides decide alike.
+    let p = "samples/policies/seed-2a-instance-tag.json";
+    let r = run([
+        "replay",
+        "--baseline",
+        p,
+        "--candidate",
+        p,
+        "--all",
+        "--format",
+        "jsonl",
+        "samples/AWSLogs",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let rows: Vec<Value> = r
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    assert!(
+        rows.iter().any(|r| r["candidate"] == "indeterminate"),
+        "the case needs indeterminate decisions"
+    );
+    for row in &rows {
+        assert!(
+            row["change"] == "unchanged" || row["change"] == "skipped",
+            "{row}"
+        );
+    }
+}

@@ -218,7 +218,10 @@ impl<'a> Env<'a> {
         {
             return KeyState::Absent;
         }
-        if self.context.missing_is_unknown {
+        // A key AWS never puts in a session call's context is absent, even in a replay.
+        if self.context.missing_is_unknown
+            && crate::policy::knowledge::may_be_in_session_request(key)
+        {
             KeyState::Unknown
         } else {
             KeyState::Absent
@@ -265,6 +268,15 @@ mod tests {
             "resource tags unknown"
         );
         assert_eq!(env_state(&ctx, "aws:principaltag/team"), "Unknown");
+        // Keys AWS does not define, or defines only for other calls, are never in a session
+        // call's context: absent, not unknown (IAM User Guide, "AWS global condition context
+        // keys"; Service Authorization Reference for Systems Manager).
+        assert_eq!(env_state(&ctx, "aws:multifactorauthpresnt"), "Absent");
+        assert_eq!(env_state(&ctx, "ssm:overwrite"), "Absent");
+        assert_eq!(env_state(&ctx, "ssm:sessiondocumentaccesscheckk"), "Absent");
+        assert_eq!(env_state(&ctx, "aws:sourcevpc"), "Unknown");
+        // Another service's key may be a cross-service global key: not ruled out.
+        assert_eq!(env_state(&ctx, "ec2:sourceinstancearn"), "Unknown");
         let sim = Context::new(false);
         assert_eq!(
             env_state(&sim, "aws:principalorgid"),

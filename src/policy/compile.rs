@@ -69,8 +69,6 @@ pub struct Statement {
     pub resources: Vec<ArnPattern>,
     pub not_resource: bool,
     pub conditions: Vec<Condition>,
-    pub principal: Option<Value>,
-    pub not_principal: Option<Value>,
 }
 
 impl Statement {
@@ -345,6 +343,17 @@ fn compile_statement(
             ctx.error(format!("unknown statement element `{key}`{hint}"));
         }
     }
+    for element in ["Principal", "NotPrincipal"] {
+        if obj.contains_key(element) {
+            // IAM User Guide, "IAM JSON policy elements: Principal": "You cannot use the
+            // Principal element in an identity-based policy"; likewise permissions boundaries,
+            // session policies and SCPs (AWS Organizations User Guide, "SCP syntax"). These are
+            // the only kinds of policy trailreplay evaluates.
+            ctx.error(format!(
+                "`{element}` is not allowed here: identity-based policies, permissions boundaries, session policies and SCPs name no principal (it belongs in resource-based policies and trust policies)"
+            ));
+        }
+    }
     if let Some(sid) = obj.get("Sid") {
         if !sid.is_string() {
             ctx.error(format!("`Sid` must be a string, found {}", kind(sid)));
@@ -416,8 +425,6 @@ fn compile_statement(
         resources,
         not_resource,
         conditions,
-        principal: obj.get("Principal").cloned(),
-        not_principal: obj.get("NotPrincipal").cloned(),
     })
 }
 
@@ -563,7 +570,18 @@ fn compile_conditions(
             ));
             continue;
         };
+        let mut seen: Vec<String> = Vec::new();
         for (key, raw) in keys {
+            let lower = key.to_lowercase();
+            if seen.contains(&lower) {
+                // IAM Access Analyzer, "Error – Duplicate keys with different case": condition
+                // keys are case-insensitive, so both name one key.
+                ctx.error(format!(
+                    "`{op_name}` names condition key `{key}` twice (condition keys are case-insensitive): merge the values under one key"
+                ));
+                continue;
+            }
+            seen.push(lower);
             let Some(values) = string_list(ctx, key, raw, true) else {
                 continue;
             };
@@ -598,6 +616,18 @@ fn lint_condition(ctx: &mut Ctx<'_>, op: &Operator, key: &str, values: &[String]
     if !key.contains(':') {
         ctx.warn(format!(
             "condition key `{key}` has no service prefix (`aws:`, `ssm:`, ...)"
+        ));
+    }
+    if let Some(close) = knowledge::undefined_key(key) {
+        // IAM Access Analyzer reports an invalid global condition key as an error; IAM itself
+        // accepts the policy, and AWS evaluates the condition with the key absent.
+        let hint = if close.is_empty() {
+            String::new()
+        } else {
+            format!(" (did you mean `{close}`?)")
+        };
+        ctx.warn(format!(
+            "condition key `{key}` is not defined by AWS for Session Manager calls{hint}: it is never in a request, so this condition is evaluated with the key absent"
         ));
     }
     if let condition::BaseOp::String { like: false, .. } = op.base {
@@ -670,6 +700,40 @@ mod tests {
             "{text:?}"
         );
         assert!(text.iter().any(|w| w.contains("whitespace")), "{text:?}");
+    }
+
+    #[test]
+    fn refuses_principal_and_case_duplicate_keys_warns_undefined_keys() {
+        // IAM User Guide, "IAM JSON policy elements: Principal": not in identity-based policies.
+        let c = compile_document(
+            "p.json",
+            &json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"ssm:StartSession","Resource":"*"}]}),
+        );
+        assert!(c.policy.is_none());
+        assert!(
+            c.errors[0].message.contains("`Principal` is not allowed"),
+            "{:?}",
+            c.errors
+        );
+        // IAM Access Analyzer, "Duplicate keys with different case".
+        let c = compile_document(
+            "p.json",
+            &json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ssm:StartSession","Resource":"*","Condition":{"StringEquals":{"aws:username":"a","AWS:UserName":"b"}}}]}),
+        );
+        assert!(c.policy.is_none());
+        assert!(c.errors[0].message.contains("twice"), "{:?}", c.errors);
+        // An invalid global condition key: a warning with a suggestion.
+        let c = compile_document(
+            "p.json",
+            &json!({"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"ssm:StartSession","Resource":"*","Condition":{"BoolIfExists":{"aws:MultiFactorAuthPresnt":"false"}}}]}),
+        );
+        assert!(c.policy.is_some());
+        let w: Vec<String> = c.warnings.iter().map(|w| w.to_string()).collect();
+        assert!(
+            w.iter()
+                .any(|w| w.contains("did you mean `aws:MultiFactorAuthPresent`?")),
+            "{w:?}"
+        );
     }
 
     #[test]

@@ -186,6 +186,136 @@ pub fn is_single_valued(key: &str) -> bool {
         || key.starts_with("ssm:sessiondocumentaccesscheck")
 }
 
+/// Global condition keys, from the IAM User Guide, "AWS global condition context
+/// keys". The tag keys (`aws:PrincipalTag/…`, `aws:ResourceTag/…`, `aws:RequestTag/…`) are
+/// prefixes, in [`GLOBAL_KEY_PREFIXES`].
+pub const GLOBAL_KEYS: &[&str] = &[
+    "aws:PrincipalArn",
+    "aws:PrincipalAccount",
+    "aws:PrincipalOrgPaths",
+    "aws:PrincipalOrgID",
+    "aws:PrincipalIsAWSService",
+    "aws:PrincipalServiceName",
+    "aws:PrincipalServiceNamesList",
+    "aws:PrincipalType",
+    "aws:userid",
+    "aws:username",
+    "aws:AssumedRoot",
+    "aws:FederatedProvider",
+    "aws:TokenIssueTime",
+    "aws:MultiFactorAuthAge",
+    "aws:MultiFactorAuthPresent",
+    "aws:ChatbotSourceArn",
+    "aws:Ec2InstanceSourceVpc",
+    "aws:Ec2InstanceSourcePrivateIPv4",
+    "aws:SourceIdentity",
+    "aws:SourceIp",
+    "aws:SourceVpc",
+    "aws:SourceVpcArn",
+    "aws:SourceVpce",
+    "aws:VpcSourceIp",
+    "aws:VpceAccount",
+    "aws:VpceOrgID",
+    "aws:VpceOrgPaths",
+    "aws:SourceAccount",
+    "aws:SourceArn",
+    "aws:SourceOrgID",
+    "aws:SourceOrgPaths",
+    "aws:ResourceAccount",
+    "aws:ResourceOrgID",
+    "aws:ResourceOrgPaths",
+    "aws:CalledVia",
+    "aws:CalledViaFirst",
+    "aws:CalledViaLast",
+    "aws:ViaAWSService",
+    "aws:CurrentTime",
+    "aws:EpochTime",
+    "aws:referer",
+    "aws:RequestedRegion",
+    "aws:TagKeys",
+    "aws:SecureTransport",
+    "aws:UserAgent",
+];
+
+/// Global keys that take a tag key after the slash.
+pub const GLOBAL_KEY_PREFIXES: &[&str] =
+    &["aws:PrincipalTag/", "aws:ResourceTag/", "aws:RequestTag/"];
+
+/// The `ssm:` condition keys of the Session Manager actions (Service Authorization Reference,
+/// "Actions, resources, and condition keys for AWS Systems Manager": `StartSession`,
+/// `TerminateSession`, `ResumeSession`, `DescribeSessions`, `GetConnectionStatus`), plus the
+/// cross-service `ssm:SourceInstanceArn` of the global keys page. No other `ssm:` key is ever in
+/// the request context of these calls.
+pub const SSM_SESSION_KEYS: &[&str] = &["ssm:SessionDocumentAccessCheck", "ssm:SourceInstanceArn"];
+
+/// `ssm:` keys of other Systems Manager actions (same source): defined, but never in a session
+/// call's context. Listed so that `validate` does not call them misspelt.
+pub const SSM_OTHER_KEYS: &[&str] = &[
+    "ssm:AutoApprove",
+    "ssm:DocumentCategories",
+    "ssm:Overwrite",
+    "ssm:Policies",
+    "ssm:Recursive",
+    "ssm:SyncType",
+];
+
+/// Can this lowercased key be in the request context of a Session Manager call? `aws:` keys
+/// that AWS does not define and `ssm:` keys other than the session actions' are never there:
+/// a condition sees them absent, as in AWS. Keys of other services may be cross-service global
+/// keys (`ec2:SourceInstanceArn`, `lambda:SourceFunctionArn`, …) and are not ruled out.
+pub fn may_be_in_session_request(key: &str) -> bool {
+    if key.starts_with("aws:") {
+        is_global_key(key)
+    } else if key.starts_with("ssm:") {
+        key.starts_with("ssm:resourcetag/") || one_of(SSM_SESSION_KEYS, key)
+    } else {
+        true
+    }
+}
+
+/// For an `aws:` or `ssm:` key that AWS does not define, the closest defined key (or an empty
+/// string when none is close); `None` for a defined key or another service's key.
+pub fn undefined_key(key: &str) -> Option<&'static str> {
+    let lower = key.to_lowercase();
+    let defined = if lower.starts_with("aws:") {
+        is_global_key(&lower)
+    } else if lower.starts_with("ssm:") {
+        lower.starts_with("ssm:resourcetag/")
+            || one_of(SSM_SESSION_KEYS, &lower)
+            || one_of(SSM_OTHER_KEYS, &lower)
+    } else {
+        return None;
+    };
+    if defined {
+        return None;
+    }
+    let candidates = GLOBAL_KEYS
+        .iter()
+        .chain(SSM_SESSION_KEYS)
+        .chain(SSM_OTHER_KEYS)
+        .copied()
+        .chain([
+            "aws:PrincipalTag/",
+            "aws:ResourceTag/",
+            "aws:RequestTag/",
+            "ssm:resourceTag/",
+        ]);
+    Some(suggest(&lower, candidates).unwrap_or(""))
+}
+
+/// Is the lowercased `key` one of `names` (any case)?
+fn one_of(names: &[&str], key: &str) -> bool {
+    names.iter().any(|n| n.eq_ignore_ascii_case(key))
+}
+
+/// Is the lowercased `aws:` key a global condition key?
+fn is_global_key(key: &str) -> bool {
+    one_of(GLOBAL_KEYS, key)
+        || GLOBAL_KEY_PREFIXES.iter().any(|p| {
+            key.len() > p.len() && key.as_bytes()[..p.len()].eq_ignore_ascii_case(p.as_bytes())
+        })
+}
+
 /// Levenshtein distance, for "did you mean" suggestions.
 pub fn edit_distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.chars().collect();
