@@ -153,7 +153,20 @@ pub fn decide(set: &PolicySet, scps: &[CompiledPolicy], m: &Mapped) -> Side {
         Ok(s) => s,
         Err(side) => return side,
     };
-    let e = evaluate(&stack, &m.request, tags.unwrap_or(&UNKNOWN_TAGS));
+    let tags = tags.unwrap_or(&UNKNOWN_TAGS);
+    let e = match &m.unlogged {
+        None => evaluate(&stack, &m.request, tags),
+        Some(u) => eval::variants::evaluate_partial(
+            &stack,
+            &eval::variants::Partial {
+                named: &m.request,
+                variants: &u.variants,
+                kinds: &u.kinds,
+                what: u.what,
+            },
+            tags,
+        ),
+    };
     let (decision, reason) = if m.principal.kind == PrincipalType::FederatedUser
         && e.decision == Decision::Allowed
     {
@@ -179,7 +192,7 @@ pub fn decide(set: &PolicySet, scps: &[CompiledPolicy], m: &Mapped) -> Side {
 /// every possible world of the unknown keys (the same policy on both sides changes nothing,
 /// whatever the keys hold). `Some(change)` when every joint world gives that change.
 fn change_in_every_world(cfg: &ReplayConfig, baseline: &PolicySet, m: &Mapped) -> Option<Change> {
-    if m.principal.kind == PrincipalType::FederatedUser {
+    if m.principal.kind == PrincipalType::FederatedUser || m.unlogged.is_some() {
         return None;
     }
     let (base, base_tags) = stack_for(baseline, &cfg.scps, m).ok()?;
@@ -330,6 +343,11 @@ fn row_of(ev: &SsmEvent, judged: Result<Judged, String>) -> Row {
     if row.target.is_empty() {
         if let Some(t) = j.mapped.session_target {
             row.target = t;
+        }
+    }
+    if row.session_id.is_empty() {
+        if let Some(s) = j.mapped.session_id {
+            row.session_id = s;
         }
     }
     row.change = j.change.as_str().to_string();
@@ -624,6 +642,8 @@ mod tests {
                 Context::new(true),
             ),
             session_target: None,
+            session_id: None,
+            unlogged: None,
         }
     }
 

@@ -330,3 +330,57 @@ fn same_policy_on_both_sides_changes_nothing_even_when_indeterminate() {
         );
     }
 }
+
+/// (event ID suffix, candidate decision, change) for every row of a replay of `denied-sessions.json`.
+fn denied_rows(candidate: &str) -> Vec<(String, String, String)> {
+    let r = run([
+        "replay",
+        "--candidate",
+        candidate,
+        "--all",
+        "--format",
+        "jsonl",
+        "tests/data/denied/denied-sessions.json",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    r.stdout
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).expect("JSON line");
+            let s = |k: &str| v[k].as_str().unwrap_or_default().to_string();
+            (s("event_id")[34..].to_string(), s("candidate"), s("change"))
+        })
+        .collect()
+}
+
+#[test]
+fn denied_records_without_request_parameters_are_evaluated() {
+    // CloudTrail logs a denied StartSession with `requestParameters: null`; the error message
+    // names the refused resource (target or document) and trailreplay recovers it.
+    let admin = denied_rows("samples/policies/seed-4-admin.json");
+    let expect = |rows: &[(String, String, String)], id: &str, cand: &str, change: &str| {
+        let row = rows.iter().find(|r| r.0 == id).expect(id);
+        assert_eq!(
+            (row.1.as_str(), row.2.as_str()),
+            (cand, change),
+            "event {id}"
+        );
+    };
+    // An admin candidate allows every possible document and target: definite newly_allowed.
+    for id in ["01", "02", "03", "04", "05", "06", "07", "09"] {
+        expect(&admin, id, "allowed", "newly_allowed");
+    }
+    // The message names another principal than `userIdentity`: not guessed.
+    expect(&admin, "08", "", "skipped");
+    // Instances allowed, only the SSH document: the unnamed document decides.
+    let ssh = denied_rows("tests/data/denied/instances-and-ssh-document.json");
+    expect(&ssh, "01", "indeterminate", "uncertain");
+    // The named document is refused: denied whatever the target.
+    expect(&ssh, "02", "implicitDeny", "unchanged");
+    // Everything but one instance: a named other instance is allowed whatever the document; a
+    // named document may go with the denied instance; the denied instance is denied.
+    let most = denied_rows("tests/data/denied/everything-but-one-instance.json");
+    expect(&most, "01", "allowed", "newly_allowed");
+    expect(&most, "02", "indeterminate", "uncertain");
+    expect(&most, "09", "explicitDeny", "unchanged");
+}

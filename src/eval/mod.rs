@@ -3,6 +3,7 @@
 
 pub mod authorize;
 pub mod request;
+pub mod variants;
 pub mod worlds;
 
 pub use authorize::{evaluate, Deciding, Decision, Evaluation, PolicyKind, PolicyStack};

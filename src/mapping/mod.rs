@@ -2,6 +2,7 @@
 //! whose policies apply, the resources, and the condition context with every key known, absent
 //! or unknown.
 
+pub mod denial;
 pub mod inventory;
 pub mod principal;
 pub mod sessions;
@@ -24,9 +25,35 @@ pub const DEFAULT_DOCUMENT: &str = "SSM-SessionManagerRunShell";
 pub struct Mapped {
     pub principal: Principal,
     pub request: Request,
-    /// The session's target for Terminate/ResumeSession, when its start is in the input.
+    /// The target when `requestParameters` does not name it: the session's target for
+    /// Terminate/ResumeSession (when its start is in the input), or the target named by the
+    /// error message of a denied call.
     pub session_target: Option<String>,
+    /// The session ID named by the error message of a denied Terminate/ResumeSession whose
+    /// record has no `requestParameters`.
+    pub session_id: Option<String>,
+    /// A resource AWS evaluated that the record does not name.
+    pub unlogged: Option<Unlogged>,
 }
+
+/// A resource of the request that the record does not name. CloudTrail logs a denied
+/// `StartSession` with `requestParameters: null`; its error message names only the first
+/// resource IAM refused, the target or the session document, and the other is not in the log.
+#[derive(Debug, Clone)]
+pub struct Unlogged {
+    /// What is missing, for reasons (`session document`, `target`).
+    pub what: &'static str,
+    /// Requests standing for the values the missing resource can take: each concrete case (no
+    /// document: the default-document rule) and, for "any other", a probe resource with a name
+    /// no policy writes, so that only patterns matching every name match it.
+    pub variants: Vec<Request>,
+    /// The ARN shapes the missing resource can have (service, resource-part prefix): a
+    /// statement that names such ARNs specifically without matching the probes makes the
+    /// variants incomplete.
+    pub kinds: Vec<(&'static str, &'static str)>,
+}
+
+use crate::eval::variants::PROBE_NAME;
 
 /// The partition of the principal's ARN (`aws`, `aws-cn`, `aws-us-gov`).
 fn partition(ev: &SsmEvent) -> &str {
@@ -113,27 +140,47 @@ pub fn map_event(
         return Err("no account (`recipientAccountId` or `userIdentity.accountId`)".to_string());
     }
     let mut session_target = None;
+    let mut session_id = None;
     let mut default_document = None;
+    let mut unlogged_document = false;
+    let denial = recovered_denial(ev)?;
     let resources = match ev.action {
         SsmAction::StartSession | SsmAction::GetConnectionStatus => {
-            let Some(target) = ev.target.as_deref().filter(|t| !t.is_empty()) else {
-                return Err("no `requestParameters.target`".to_string());
+            let recovered = match (&ev.target, &denial) {
+                (Some(t), _) if !t.is_empty() => None,
+                (_, Some(d)) => d.resource.clone(),
+                _ => None,
             };
+            let target = match recovered {
+                Some(r) if r.contains(":document/") && ev.action == SsmAction::StartSession => {
+                    // The message names the document: the target is not in the log.
+                    return map_unlogged_target(ev, principal, &part, r, time);
+                }
+                Some(r) => {
+                    session_target = Some(r.rsplit('/').next().unwrap_or(&r).to_string());
+                    unlogged_document = ev.action == SsmAction::StartSession;
+                    r
+                }
+                None => match ev.target.as_deref().filter(|t| !t.is_empty()) {
+                    Some(t) => t.to_string(),
+                    None => return Err("no `requestParameters.target`".to_string()),
+                },
+            };
+            let target = target.as_str();
             let Some((arn, id)) = target_arn(&part, region, account, target) else {
                 return Err(format!("unrecognised target `{target}`"));
             };
             let tags = inventory.tags(&arn, Some(&id));
             let mut rs = vec![Resource::new(arn, tags)];
-            if ev.action == SsmAction::StartSession {
+            if ev.action == SsmAction::StartSession && !unlogged_document {
                 match ev.document_name.as_deref().filter(|d| !d.is_empty()) {
                     Some(doc) => {
                         let arn = document_arn(&part, region, account, doc);
-                        let tags = inventory.tags(&arn, None);
-                        rs.push(Resource::new(arn, tags));
+                        rs.push(Resource::new(arn.clone(), document_tags(inventory, &arn)));
                     }
                     None => {
                         let arn = document_arn(&part, region, account, DEFAULT_DOCUMENT);
-                        let tags = inventory.tags(&arn, None);
+                        let tags = document_tags(inventory, &arn);
                         default_document = Some(Resource::new(arn, tags));
                     }
                 }
@@ -141,7 +188,23 @@ pub fn map_event(
             rs
         }
         SsmAction::TerminateSession | SsmAction::ResumeSession => {
-            let Some(id) = ev.request_session_id.as_deref().filter(|s| !s.is_empty()) else {
+            let recovered = match (&ev.request_session_id, &denial) {
+                (Some(s), _) if !s.is_empty() => None,
+                (_, Some(d)) => d
+                    .resource
+                    .as_deref()
+                    .and_then(|r| r.split_once(":session/"))
+                    .map(|(_, id)| id.to_string()),
+                _ => None,
+            };
+            if recovered.is_some() {
+                session_id = recovered.clone();
+            }
+            let Some(id) = recovered
+                .as_deref()
+                .or(ev.request_session_id.as_deref())
+                .filter(|s| !s.is_empty())
+            else {
                 return Err("no `requestParameters.sessionId`".to_string());
             };
             let arn = format!("arn:{part}:ssm:{region}:{account}:session/{id}");
@@ -162,11 +225,144 @@ pub fn map_event(
     let context = build_context(ev, &principal, time);
     let mut request = Request::new(ev.action.iam_action(), resources, context);
     request.default_document = default_document;
+    let unlogged = unlogged_document.then(|| {
+        // The message names the target: the document is absent (the default-document rule) or
+        // any document, the account's own or an AWS-owned one.
+        let mut no_document = request.clone();
+        no_document.default_document = Some(Resource::new(
+            document_arn(&part, region, account, DEFAULT_DOCUMENT),
+            TagState::Unknown,
+        ));
+        let probe = |owner: &str| {
+            let mut r = request.clone();
+            r.resources.push(Resource::new(
+                format!("arn:{part}:ssm:{region}:{owner}:document/{PROBE_NAME}"),
+                if owner.is_empty() {
+                    TagState::none()
+                } else {
+                    TagState::Unknown
+                },
+            ));
+            r
+        };
+        Unlogged {
+            what: "session document",
+            variants: vec![no_document, probe(account), probe("")],
+            kinds: vec![("ssm", "document/")],
+        }
+    });
     Ok(Mapped {
         principal,
         request,
         session_target,
+        session_id,
+        unlogged,
     })
+}
+
+/// The denial stated by the error message of an access-denied record whose request parameters
+/// are missing; `Err` when the message names another principal or action than the record.
+fn recorded_denial(ev: &SsmEvent) -> Option<denial::Denial> {
+    let code = ev.error_code.as_deref()?;
+    if !crate::compare::is_access_denied(code) {
+        return None;
+    }
+    denial::parse(ev.error_message.as_deref()?)
+}
+
+fn recovered_denial(ev: &SsmEvent) -> Result<Option<denial::Denial>, String> {
+    let named = match ev.action {
+        SsmAction::StartSession | SsmAction::GetConnectionStatus => {
+            ev.target.as_deref().is_some_and(|t| !t.is_empty())
+        }
+        SsmAction::TerminateSession | SsmAction::ResumeSession => ev
+            .request_session_id
+            .as_deref()
+            .is_some_and(|t| !t.is_empty()),
+        SsmAction::DescribeSessions => true,
+    };
+    if named {
+        return Ok(None);
+    }
+    let Some(d) = recorded_denial(ev) else {
+        return Ok(None);
+    };
+    if !d.action.eq_ignore_ascii_case(ev.action.iam_action()) {
+        return Err(format!(
+            "the error message names action `{}`, the record `{}`",
+            d.action,
+            ev.action.iam_action()
+        ));
+    }
+    if let Some(arn) = ev.identity.arn.as_deref() {
+        if arn != d.principal {
+            return Err(format!(
+                "the error message names principal `{}`, the record's userIdentity `{arn}`",
+                d.principal
+            ));
+        }
+    }
+    Ok(Some(d))
+}
+
+/// A denied StartSession whose message names the session document: the request is the document
+/// and a target the log does not show (an instance, a managed instance or an ECS task).
+fn map_unlogged_target(
+    ev: &SsmEvent,
+    principal: Principal,
+    part: &str,
+    document: String,
+    time: chrono::DateTime<chrono::Utc>,
+) -> Result<Mapped, String> {
+    let (region, account) = (ev.region.as_str(), ev.account.as_str());
+    let owned = document.split(':').nth(4).is_some_and(str::is_empty);
+    let doc = Resource::new(
+        document,
+        if owned {
+            TagState::none()
+        } else {
+            TagState::Unknown
+        },
+    );
+    let context = build_context(ev, &principal, time);
+    let request = Request::new(ev.action.iam_action(), vec![doc], context);
+    let probes = [
+        format!("arn:{part}:ec2:{region}:{account}:instance/i-{PROBE_NAME}"),
+        format!("arn:{part}:ssm:{region}:{account}:managed-instance/mi-{PROBE_NAME}"),
+        format!("arn:{part}:ecs:{region}:{account}:task/{PROBE_NAME}/{PROBE_NAME}"),
+    ];
+    let variants = probes
+        .into_iter()
+        .map(|arn| {
+            let mut r = request.clone();
+            r.resources.insert(0, Resource::new(arn, TagState::Unknown));
+            r
+        })
+        .collect();
+    Ok(Mapped {
+        principal,
+        request,
+        session_target: None,
+        session_id: None,
+        unlogged: Some(Unlogged {
+            what: "target",
+            variants,
+            kinds: vec![
+                ("ec2", "instance/"),
+                ("ssm", "managed-instance/"),
+                ("ecs", "task/"),
+            ],
+        }),
+    })
+}
+
+/// A document's tags: the inventory's, and none for AWS-owned documents (`arn:…:ssm:R::document/…`,
+/// no account), which carry no customer tags.
+fn document_tags(inventory: &Inventory, arn: &str) -> TagState {
+    match inventory.tags(arn, None) {
+        TagState::Unknown if arn.split(':').nth(4).is_some_and(str::is_empty) => TagState::none(),
+        t => t,
+    }
 }
 
 fn known(v: impl Into<String>) -> KeyValue {

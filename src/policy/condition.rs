@@ -435,6 +435,24 @@ impl ArnPattern {
         }
     }
 
+    /// Could this pattern match some ARN of `service` whose resource part starts with
+    /// `prefix`? Conservative: `true` where unsure.
+    pub fn could_name(&self, service: &str, prefix: &str) -> bool {
+        match self {
+            ArnPattern::Any | ArnPattern::Crossing(_) => true,
+            ArnPattern::Malformed => false,
+            ArnPattern::Segments { segs, crossing } => {
+                // The service part stays in place unless a `*` ending an earlier part crosses.
+                let ends_in_star = |p: &Pattern| p.pieces().last() == Some(&Piece::Star);
+                let service_fixed = !ends_in_star(&segs[0]) && !ends_in_star(&segs[1]);
+                if service_fixed && !segs[2].has_vars() && !segs[2].matches(service) {
+                    return false;
+                }
+                crossing.is_some() || segs[5].can_match_prefix(prefix)
+            }
+        }
+    }
+
     /// True when no ARN can match (the `validate` warning).
     pub fn matches_nothing(&self) -> bool {
         matches!(self, ArnPattern::Malformed)

@@ -181,6 +181,33 @@ impl Pattern {
         &self.pieces
     }
 
+    /// Can some text that starts with `prefix` match? (A variable may stand for anything.)
+    pub fn can_match_prefix(&self, prefix: &str) -> bool {
+        fn go(pieces: &[Piece], t: &str) -> bool {
+            if t.is_empty() {
+                return true;
+            }
+            match pieces.first() {
+                None => false,
+                // A star absorbs the rest of the prefix; later pieces match some suffix.
+                Some(Piece::Star) | Some(Piece::Var { .. }) => true,
+                Some(Piece::One) => {
+                    let mut c = t.chars();
+                    c.next();
+                    go(&pieces[1..], c.as_str())
+                }
+                Some(Piece::Lit(l)) => {
+                    if t.len() <= l.len() {
+                        l.starts_with(t)
+                    } else {
+                        t.starts_with(l.as_str()) && go(&pieces[1..], &t[l.len()..])
+                    }
+                }
+            }
+        }
+        go(&self.pieces, &self.fold(prefix))
+    }
+
     /// The variable keys this pattern uses (lowercased).
     pub fn variables(&self) -> impl Iterator<Item = &str> {
         self.pieces.iter().filter_map(|p| match p {
@@ -385,6 +412,18 @@ mod tests {
         assert!(!m("abc", "abcd"));
         assert!(m("a*b*c", "aXbYbZc"));
         assert!(!m("a*b*c", "aXbYbZ"));
+    }
+
+    #[test]
+    fn prefixes() {
+        let p = |t: &str| Pattern::parse(t, LIKE).expect("valid");
+        assert!(p("document/AWS-*").can_match_prefix("document/"));
+        assert!(p("doc*").can_match_prefix("document/"));
+        assert!(p("*").can_match_prefix("document/"));
+        assert!(p("d?cument/x").can_match_prefix("document/"));
+        assert!(!p("instance/*").can_match_prefix("document/"));
+        assert!(!p("document").can_match_prefix("document/"));
+        assert!(p("${aws:username}").can_match_prefix("document/"));
     }
 
     #[test]
