@@ -58,6 +58,8 @@ fn account(i: usize) -> String {
 
 struct Caller {
     identity: String,
+    /// `userIdentity.arn`, as AWS's access-denied messages name the caller.
+    arn: String,
     principal_id: String,
     user_name: String,
 }
@@ -72,6 +74,7 @@ fn caller(rng: &mut Rng, acct: &str) -> Caller {
                 r#"{{"type":"IAMUser","principalId":"{pid}","arn":"arn:aws:iam::{acct}:user/{name}","accountId":"{acct}","accessKeyId":"AKIA{:016X}","userName":"{name}"}}"#,
                 rng.next() >> 1
             ),
+            arn: format!("arn:aws:iam::{acct}:user/{name}"),
             principal_id: pid,
             user_name: name,
         }
@@ -85,6 +88,7 @@ fn caller(rng: &mut Rng, acct: &str) -> Caller {
                 r#"{{"type":"AssumedRole","principalId":"{pid}","arn":"arn:aws:sts::{acct}:assumed-role/Role{r:02}/{session}","accountId":"{acct}","accessKeyId":"ASIA{:016X}","sessionContext":{{"sessionIssuer":{{"type":"Role","principalId":"{role_id}","arn":"arn:aws:iam::{acct}:role/team/Role{r:02}","accountId":"{acct}","userName":"Role{r:02}"}},"webIdFederationData":{{}},"attributes":{{"creationDate":"2024-03-01T08:00:00Z","mfaAuthenticated":"false"}}}}}}"#,
                 rng.next() >> 1
             ),
+            arn: format!("arn:aws:sts::{acct}:assumed-role/Role{r:02}/{session}"),
             principal_id: pid,
             user_name: String::new(),
         }
@@ -181,10 +185,20 @@ pub fn run(a: &GenerateArgs) -> Result<String, std::io::Error> {
                 ssm += 1;
                 let roll = rng.below(100);
                 let target = instance(rng.below(INSTANCES as u64));
-                let denied = rng.chance(0.05).then_some((
-                    "AccessDenied",
-                    "User is not authorized to perform: ssm:StartSession",
-                ));
+                // A StartSession refused by IAM: CloudTrail logs `requestParameters: null` and
+                // names the refused resource (the target, or the document) only in the message.
+                let denied_message = rng.chance(0.05).then(|| {
+                    let resource = if rng.chance(0.3) {
+                        format!("arn:aws:ssm:{region}::document/AWS-StartPortForwardingSession")
+                    } else {
+                        format!("arn:aws:ec2:{region}:{acct}:instance/{target}")
+                    };
+                    format!(
+                        "User: {} is not authorized to perform: ssm:StartSession on resource: {resource} because no identity-based policy allows the ssm:StartSession action",
+                        c.arn
+                    )
+                });
+                let denied = denied_message.as_deref().map(|m| ("AccessDenied", m));
                 if roll < 55 || open_sessions.is_empty() {
                     let sid = if c.user_name.is_empty() {
                         format!(
@@ -200,7 +214,11 @@ pub fn run(a: &GenerateArgs) -> Result<String, std::io::Error> {
                     } else {
                         ""
                     };
-                    let params = format!(r#"{{"target":"{target}"{doc}}}"#);
+                    let params = if denied.is_some() {
+                        "null".to_string()
+                    } else {
+                        format!(r#"{{"target":"{target}"{doc}}}"#)
+                    };
                     let resp = if denied.is_some() {
                         "null".to_string()
                     } else {

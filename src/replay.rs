@@ -192,7 +192,7 @@ pub fn decide(set: &PolicySet, scps: &[CompiledPolicy], m: &Mapped) -> Side {
 /// every possible world of the unknown keys (the same policy on both sides changes nothing,
 /// whatever the keys hold). `Some(change)` when every joint world gives that change.
 fn change_in_every_world(cfg: &ReplayConfig, baseline: &PolicySet, m: &Mapped) -> Option<Change> {
-    if m.principal.kind == PrincipalType::FederatedUser || m.unlogged.is_some() {
+    if m.principal.kind == PrincipalType::FederatedUser {
         return None;
     }
     let (base, base_tags) = stack_for(baseline, &cfg.scps, m).ok()?;
@@ -203,17 +203,38 @@ fn change_in_every_world(cfg: &ReplayConfig, baseline: &PolicySet, m: &Mapped) -
         (None, None) => &UNKNOWN_TAGS,
         _ => return None,
     };
-    let eval::worlds::Enumeration::Worlds(variables) =
-        eval::worlds::enumerate(&[&base, &cand], &m.request, tags)
-    else {
-        return None;
+    // A request known in part stands for its variants, when they cover every case on both
+    // sides.
+    let requests: &[eval::Request] = match &m.unlogged {
+        None => std::slice::from_ref(&m.request),
+        Some(u) => {
+            let partial = eval::variants::Partial {
+                named: &m.request,
+                variants: &u.variants,
+                kinds: &u.kinds,
+                what: u.what,
+            };
+            if eval::variants::names_specifically(&base, &partial)
+                || eval::variants::names_specifically(&cand, &partial)
+            {
+                return None;
+            }
+            &u.variants
+        }
     };
     let mut changes: HashSet<Change> = HashSet::new();
-    eval::worlds::for_each_world(&variables, &m.request, tags, |_, req, t| {
-        let b = evaluate(&base, req, t).decision;
-        let c = evaluate(&cand, req, t).decision;
-        changes.insert(compare::compare(b.into(), c.into()));
-    });
+    for request in requests {
+        let eval::worlds::Enumeration::Worlds(variables) =
+            eval::worlds::enumerate(&[&base, &cand], request, tags)
+        else {
+            return None;
+        };
+        eval::worlds::for_each_world(&variables, request, tags, |_, req, t| {
+            let b = evaluate(&base, req, t).decision;
+            let c = evaluate(&cand, req, t).decision;
+            changes.insert(compare::compare(b.into(), c.into()));
+        });
+    }
     match changes.len() {
         1 => changes.into_iter().next(),
         _ => None,

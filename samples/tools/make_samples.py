@@ -52,6 +52,10 @@ def start(when, who, target, sid, doc=None, error=None):
     if doc:
         params["documentName"] = doc
         params["parameters"] = {"portNumber": ["5432"], "localPortNumber": ["15432"]}
+    if error and error[0].startswith("AccessDenied"):
+        # CloudTrail logs a StartSession refused by IAM with null request parameters; the
+        # refused resource is named only in the error message.
+        params = None
     resp = None if error else {"sessionId": sid, "tokenValue": "Value hidden due to security reasons.",
                                "streamUrl": f"wss://ssmmessages.{REGION}.amazonaws.com/v1/data-channel/{sid}?role=publish_subscribe"}
     return rec(when, "StartSession", who, params, resp, error)

@@ -111,7 +111,7 @@ pub fn evaluate_partial(
 
 /// Does a statement that applies to the action name resources of the missing shape without
 /// matching the probe (so that the probe does not stand for every name)?
-fn names_specifically(stack: &PolicyStack<'_>, partial: &Partial<'_>) -> bool {
+pub fn names_specifically(stack: &PolicyStack<'_>, partial: &Partial<'_>) -> bool {
     let action = partial.named.action_lower();
     // The probe resources: those of the variants that are not among the named ones.
     let probes: Vec<&str> = partial
