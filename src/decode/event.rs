@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use serde_json::value::RawValue;
 
 use super::record::{self, Loose, Obj, RawRecord};
 use crate::timefmt;
@@ -107,7 +106,6 @@ pub struct SsmEvent {
     pub request_session_id: Option<String>,
     pub response_session_id: Option<String>,
     pub vpc_endpoint_id: Option<String>,
-    pub tls: bool,
     /// Why the event cannot be evaluated, when a field it needs is missing or of the wrong type.
     pub problems: Vec<String>,
 }
@@ -277,7 +275,6 @@ fn to_event(r: &RawRecord<'_>, action: SsmAction, file: &Arc<str>, index: u64) -
         request_session_id,
         response_session_id,
         vpc_endpoint_id: r.vpc_endpoint_id.owned(),
-        tls: r.tls_details.is_some_and(|t: &RawValue| t.get() != "null"),
         problems,
     }
 }

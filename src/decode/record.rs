@@ -199,8 +199,6 @@ pub struct RawRecord<'a> {
     pub request_parameters: Obj<RawParams<'a>>,
     #[serde(borrow)]
     pub response_elements: Obj<RawResponse<'a>>,
-    #[serde(borrow)]
-    pub tls_details: Option<&'a RawValue>,
     /// EventBridge envelope: the record sits under `detail`.
     #[serde(borrow)]
     pub detail: Option<&'a RawValue>,

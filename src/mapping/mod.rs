@@ -429,12 +429,40 @@ fn build_context(ev: &SsmEvent, p: &Principal, time: chrono::DateTime<chrono::Ut
         c.put_new("aws:multifactorauthage", KeyValue::Absent);
         c.put_new("aws:tokenissuetime", KeyValue::Absent);
     }
-    if ev.tls {
-        c.put_new("aws:securetransport", known("true"));
-    }
+    // Systems Manager's endpoints accept HTTPS only (AWS General Reference, "AWS Systems
+    // Manager endpoints and quotas"), and every AWS API endpoint has required TLS 1.2 or later
+    // since 2024 (AWS Security Blog, "TLS 1.2 required for AWS endpoints"): a logged call came
+    // over TLS whether or not the record carries `tlsDetails`.
+    c.put_new("aws:securetransport", known("true"));
     match ev.vpc_endpoint_id.as_deref() {
-        Some(v) => c.put_new("aws:sourcevpce", known(v)),
-        None => c.put_new("aws:sourcevpce", KeyValue::Absent),
+        Some(v) => {
+            c.put_new("aws:sourcevpce", known(v));
+            // The VPC and the endpoint's owner are not in the record.
+        }
+        None => {
+            // Not through a VPC endpoint: the keys only such requests carry are absent (IAM User
+            // Guide, "AWS global condition context keys", Availability of each).
+            for key in [
+                "aws:sourcevpce",
+                "aws:sourcevpc",
+                "aws:sourcevpcarn",
+                "aws:vpceaccount",
+                "aws:vpceorgid",
+                "aws:vpceorgpaths",
+            ] {
+                c.put_new(key, KeyValue::Absent);
+            }
+        }
+    }
+    if p.kind != PrincipalType::AssumedRole {
+        // Only role sessions can carry instance-credential and federation keys.
+        for key in [
+            "aws:ec2instancesourcevpc",
+            "aws:ec2instancesourceprivateipv4",
+            "aws:federatedprovider",
+        ] {
+            c.put_new(key, KeyValue::Absent);
+        }
     }
     match id.source_identity.as_deref() {
         Some(s) => c.put_new("aws:sourceidentity", known(s)),
@@ -456,6 +484,10 @@ fn build_context(ev: &SsmEvent, p: &Principal, time: chrono::DateTime<chrono::Ut
         "aws:calledvialast",
         "aws:sourcearn",
         "aws:sourceaccount",
+        "aws:sourceorgid",
+        "aws:sourceorgpaths",
+        "aws:principalservicename",
+        "aws:principalservicenameslist",
         "aws:tagkeys",
         "ssm:sessiondocumentaccesscheck",
     ] {
@@ -670,6 +702,8 @@ mod tests {
             .request
             .context;
         assert_eq!(c.get("aws:SourceIp"), Some(&KeyValue::Absent));
-        assert_eq!(c.get("aws:SecureTransport"), None, "no tlsDetails: unknown");
+        // Without `tlsDetails` the call still came over TLS: these endpoints take HTTPS only.
+        assert_eq!(known(&c, "aws:SecureTransport").as_deref(), Some("true"));
+        assert_eq!(c.get("aws:SourceVpc"), Some(&KeyValue::Absent), "no VPC endpoint");
     }
 }
