@@ -29,7 +29,7 @@ impl Input {
 pub enum SkipReason {
     Digest,
     Insight,
-    NotALogName,
+    NotJson,
 }
 
 impl SkipReason {
@@ -37,7 +37,9 @@ impl SkipReason {
         match self {
             SkipReason::Digest => "CloudTrail digest file",
             SkipReason::Insight => "CloudTrail Insight file",
-            SkipReason::NotALogName => "not a .json/.jsonl/.gz file",
+            SkipReason::NotJson => {
+                "not a log: no .json/.jsonl/.ndjson/.gz name and its text does not start with `{` or `[`"
+            }
         }
     }
 }
@@ -75,10 +77,12 @@ fn skip_reason(path: &Path, explicit: bool) -> Option<SkipReason> {
         ".ndjson.gz",
         ".gz",
     ];
-    if known.iter().any(|e| name.ends_with(e)) {
+    // Other names (SIEM exports are often NDJSON named `*.log`) are read when their first bytes
+    // are JSON text.
+    if known.iter().any(|e| name.ends_with(e)) || looks_like_json(path) {
         None
     } else {
-        Some(SkipReason::NotALogName)
+        Some(SkipReason::NotJson)
     }
 }
 
@@ -134,7 +138,10 @@ pub fn list(paths: &[PathBuf]) -> Listing {
     out
 }
 
-/// Opens an input, decompressing gzip when the first two bytes say so.
+/// Opens an input as UTF-8 text: gzip is decompressed when the first two bytes say so, and text
+/// saved as UTF-16 (with or without a byte-order mark) is transcoded, a UTF-8 byte-order mark
+/// dropped. Windows PowerShell 5.1 writes `aws cloudtrail lookup-events … > file` as UTF-16LE
+/// with a BOM and CRLF line ends.
 pub fn open(input: &Input) -> io::Result<Box<dyn Read + Send>> {
     let raw: Box<dyn Read + Send> = match input {
         Input::File(p) => Box::new(File::open(p)?),
@@ -143,10 +150,85 @@ pub fn open(input: &Input) -> io::Result<Box<dyn Read + Send>> {
     let mut buffered = BufReader::with_capacity(64 * 1024, raw);
     let head = buffered.fill_buf()?;
     if head.len() >= 2 && head[0] == 0x1f && head[1] == 0x8b {
-        Ok(Box::new(MultiGzDecoder::new(buffered)))
+        let mut text = BufReader::with_capacity(64 * 1024, MultiGzDecoder::new(buffered));
+        text.fill_buf()?;
+        as_utf8(text)
     } else {
-        Ok(Box::new(buffered))
+        as_utf8(buffered)
     }
+}
+
+/// The text encodings told apart by their first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Utf8,
+    Utf8Bom,
+    Utf16Le,
+    Utf16Be,
+    /// Seen but not read: named in the error.
+    Unsupported(&'static str),
+}
+
+/// Tells the encoding from the first bytes: a byte-order mark, or for UTF-16 without one, a NUL
+/// beside the first ASCII character (JSON text starts with ASCII).
+pub fn sniff_encoding(head: &[u8]) -> Encoding {
+    match head {
+        [0xEF, 0xBB, 0xBF, ..] => Encoding::Utf8Bom,
+        [0xFF, 0xFE, 0, 0, ..] => Encoding::Unsupported("UTF-32LE"),
+        [0, 0, 0xFE, 0xFF, ..] => Encoding::Unsupported("UTF-32BE"),
+        [0xFF, 0xFE, ..] => Encoding::Utf16Le,
+        [0xFE, 0xFF, ..] => Encoding::Utf16Be,
+        [a, 0, ..] if a.is_ascii() && *a != 0 => Encoding::Utf16Le,
+        [0, b, ..] if b.is_ascii() && *b != 0 => Encoding::Utf16Be,
+        _ => Encoding::Utf8,
+    }
+}
+
+fn as_utf8<R: BufRead + Send + 'static>(mut text: R) -> io::Result<Box<dyn Read + Send>> {
+    let head = text.fill_buf()?;
+    let utf16 = |enc: &'static encoding_rs::Encoding, text: R| -> Box<dyn Read + Send> {
+        Box::new(
+            encoding_rs_io::DecodeReaderBytesBuilder::new()
+                .encoding(Some(enc))
+                .build(text),
+        )
+    };
+    match sniff_encoding(head) {
+        Encoding::Utf8 => Ok(Box::new(text)),
+        Encoding::Utf8Bom => {
+            text.consume(3);
+            Ok(Box::new(text))
+        }
+        Encoding::Utf16Le => Ok(utf16(encoding_rs::UTF_16LE, text)),
+        Encoding::Utf16Be => Ok(utf16(encoding_rs::UTF_16BE, text)),
+        Encoding::Unsupported(name) => Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "the file is {name} text, which trailreplay does not read: convert it to UTF-8 (for example `iconv -f {name} -t UTF-8`)"
+            ),
+        )),
+    }
+}
+
+/// Does the file start like JSON text (`{` or `[` after white space, in any encoding [`open`]
+/// reads, gzip or not)? Used for files whose names do not say they are logs.
+pub fn looks_like_json(path: &Path) -> bool {
+    let Ok(mut r) = open(&Input::File(path.to_path_buf())) else {
+        return false;
+    };
+    let mut head = [0u8; 256];
+    let mut n = 0;
+    while n < head.len() {
+        match r.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(_) => break,
+        }
+    }
+    head[..n]
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| *b == b'{' || *b == b'[')
 }
 
 #[cfg(test)]
@@ -164,9 +246,24 @@ mod tests {
         );
         assert_eq!(
             skip_reason(Path::new("a/README.md"), false),
-            Some(SkipReason::NotALogName)
+            Some(SkipReason::NotJson)
         );
         assert_eq!(skip_reason(Path::new("a/README.md"), true), None);
         assert_eq!(skip_reason(Path::new("a/x.json.gz"), false), None);
+    }
+
+    #[test]
+    fn encodings_by_their_first_bytes() {
+        assert_eq!(sniff_encoding(b"{\"Records\""), Encoding::Utf8);
+        assert_eq!(sniff_encoding(b"\xEF\xBB\xBF{"), Encoding::Utf8Bom);
+        assert_eq!(sniff_encoding(b"\xFF\xFE{\0"), Encoding::Utf16Le);
+        assert_eq!(sniff_encoding(b"\xFE\xFF\0{"), Encoding::Utf16Be);
+        assert_eq!(sniff_encoding(b"{\0\"\0"), Encoding::Utf16Le);
+        assert_eq!(sniff_encoding(b"\0{\0\""), Encoding::Utf16Be);
+        assert_eq!(
+            sniff_encoding(b"\xFF\xFE\0\0{\0\0\0"),
+            Encoding::Unsupported("UTF-32LE")
+        );
+        assert_eq!(sniff_encoding(b""), Encoding::Utf8);
     }
 }

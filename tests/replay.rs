@@ -384,3 +384,65 @@ fn denied_records_without_request_parameters_are_evaluated() {
     expect(&most, "02", "indeterminate", "uncertain");
     expect(&most, "09", "explicitDeny", "unchanged");
 }
+
+#[test]
+fn exports_as_people_save_them() {
+    // UTF-16LE with a BOM and CRLF (Windows PowerShell 5.1), UTF-16BE gzip, UTF-8 with a BOM,
+    // UTF-16 without a BOM, NDJSON named `.log`, a role session without `sessionContext`.
+    let dir = "tests/data/encodings";
+    let r = run([
+        "replay",
+        "--candidate",
+        "samples/policies/seed-4-admin.json",
+        "--all",
+        "--format",
+        "jsonl",
+        dir,
+    ]);
+    // The UTF-32 file is named with its encoding and fails (exit 2); everything else is read.
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("utf32.json") && r.stderr.contains("UTF-32LE text"),
+        "{}",
+        r.stderr
+    );
+    let rows: Vec<Value> = r
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    let ids: Vec<&str> = rows
+        .iter()
+        .map(|r| r["event_id"].as_str().unwrap_or_default())
+        .collect();
+    for n in 1..=7 {
+        let id = format!("f0000000-0000-4000-8000-00000000000{n}");
+        assert!(ids.contains(&id.as_str()), "event {n} missing: {ids:?}");
+    }
+    for row in &rows {
+        assert_eq!(row["candidate"], "allowed", "{row}");
+    }
+    let from = |id: &str| {
+        rows.iter()
+            .find(|r| r["event_id"].as_str().is_some_and(|e| e.ends_with(id)))
+            .map(|r| r["file"].as_str().unwrap_or_default().to_string())
+            .unwrap_or_default()
+    };
+    assert!(from("01").contains("lookup-events-utf16le-bom.json"));
+    assert!(from("07").contains("lookup-events-utf16be-bom.json.gz"));
+    assert!(from("04").contains("siem-export.log"));
+    // `notes.txt` is skipped with a reason that is true.
+    let s = run([
+        "replay",
+        "--candidate",
+        "samples/policies/seed-4-admin.json",
+        "--format",
+        "summary",
+        dir,
+    ]);
+    assert!(
+        s.stdout.contains("does not start with `{` or `[`"),
+        "{}",
+        s.stdout
+    );
+}

@@ -630,6 +630,18 @@ mod tests {
             known(&m.request.context, "aws:PrincipalType").as_deref(),
             Some("Account")
         );
+        // A role session whose `sessionContext` a filter removed: the role by name, the path
+        // (and so aws:PrincipalArn) unknown.
+        let stripped = event(&record_with(
+            r#"{"type":"AssumedRole","principalId":"AROAX:carol","arn":"arn:aws:sts::111122223333:assumed-role/Ops/carol","accountId":"111122223333"}"#,
+            "DescribeSessions",
+            "{}",
+            "",
+        ));
+        let m = map_event(&stripped, &s, &inv).expect("mapped");
+        assert_eq!(m.principal.name, "Ops");
+        assert_eq!(m.principal.policy_arn, "");
+        assert_eq!(m.request.context.get("aws:PrincipalArn"), None, "unknown");
         let svc = event(&record_with(
             r#"{"type":"AWSService","invokedBy":"ssm.amazonaws.com"}"#,
             "DescribeSessions",
@@ -659,8 +671,9 @@ mod tests {
             known(&m.request.context, "aws:TokenIssueTime").as_deref(),
             Some("2024-05-01T09:00:00Z")
         );
+        // Neither `sessionContext` nor an `assumed-role/…` ARN: the role is unknown.
         let role = event(&record_with(
-            r#"{"type":"AssumedRole","principalId":"AROAX:s","arn":"arn:aws:sts::111122223333:assumed-role/R/s"}"#,
+            r#"{"type":"AssumedRole","principalId":"AROAX:s"}"#,
             "DescribeSessions",
             "{}",
             "",
@@ -704,6 +717,10 @@ mod tests {
         assert_eq!(c.get("aws:SourceIp"), Some(&KeyValue::Absent));
         // Without `tlsDetails` the call still came over TLS: these endpoints take HTTPS only.
         assert_eq!(known(&c, "aws:SecureTransport").as_deref(), Some("true"));
-        assert_eq!(c.get("aws:SourceVpc"), Some(&KeyValue::Absent), "no VPC endpoint");
+        assert_eq!(
+            c.get("aws:SourceVpc"),
+            Some(&KeyValue::Absent),
+            "no VPC endpoint"
+        );
     }
 }

@@ -54,6 +54,31 @@ fn last_segment(arn: &str) -> &str {
     arn.rsplit('/').next().unwrap_or(arn)
 }
 
+/// A role session whose record lost `sessionContext` (a `jq` filter, an export that keeps a few
+/// fields): the role's name is in `arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION`, its path is
+/// not. The policy set finds the role by name (account, name); `aws:PrincipalArn`, which holds
+/// the path, stays unknown.
+fn role_from_session_arn(arn: &str, account: String) -> Result<Principal, String> {
+    let name = arn
+        .split_once(":assumed-role/")
+        .and_then(|(_, rest)| rest.split('/').next())
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| {
+            "assumed role without `sessionContext.sessionIssuer.arn` and without an `assumed-role/ROLE/SESSION` ARN: its role is unknown".to_string()
+        })?;
+    Ok(Principal {
+        kind: PrincipalType::AssumedRole,
+        arn: arn.to_string(),
+        policy_arn: String::new(),
+        name: name.to_string(),
+        account,
+        context_arn: String::new(),
+        // Service-linked roles are named AWSServiceRoleFor… (IAM User Guide, "Using
+        // service-linked roles").
+        service_linked: name.starts_with("AWSServiceRoleFor"),
+    })
+}
+
 /// The principal of an event, or why it cannot be evaluated.
 pub fn from_identity(ev: &SsmEvent) -> Result<Principal, String> {
     let id = &ev.identity;
@@ -84,10 +109,7 @@ pub fn from_identity(ev: &SsmEvent) -> Result<Principal, String> {
         }
         "AssumedRole" => {
             let Some(role) = id.issuer_arn.clone().filter(|a| !a.is_empty()) else {
-                return Err(
-                    "assumed role without `sessionContext.sessionIssuer.arn`: its role is unknown"
-                        .to_string(),
-                );
+                return role_from_session_arn(&arn, account);
             };
             let name = id
                 .issuer_user_name
