@@ -56,6 +56,16 @@ impl From<Decision> for Outcome {
     }
 }
 
+/// Does a baseline policy set reproduce what the log recorded?
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Agreement {
+    Agrees,
+    /// Why not: another outcome, or a denial by another kind of policy than AWS named.
+    Disagrees(String),
+    /// The baseline is indeterminate or cannot be resolved.
+    Uncertain,
+}
+
 /// Error codes that mean the call failed authorization (CloudTrail User Guide; EC2 uses
 /// `Client.UnauthorizedOperation`).
 pub fn is_access_denied(code: &str) -> bool {

@@ -18,9 +18,10 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use rayon::prelude::*;
 
-use crate::compare::{self, Change, Outcome};
+use crate::compare::{self, Agreement, Change, Outcome};
 use crate::decode::{self, DecodeOptions, FileOutcome, FileStats, SsmAction, SsmEvent};
-use crate::eval::{self, evaluate, Decision, PolicyStack, TagState};
+use crate::eval::{self, evaluate, Decision, PolicyKind, PolicyStack, TagState};
+use crate::mapping::denial::{Layer, Reason};
 use crate::mapping::{self, Inventory, Mapped, PrincipalType, Sessions};
 use crate::policy::CompiledPolicy;
 use crate::policyset::{PolicySet, PrincipalKind, Resolved};
@@ -88,6 +89,9 @@ pub struct Side {
     pub outcome: Outcome,
     pub reason: String,
     pub decision: Option<Decision>,
+    /// For a denial by policies, the kinds of policy that denied (explicitly or by not
+    /// allowing).
+    pub denied_by: Vec<(bool, PolicyKind)>,
 }
 
 /// The policies that apply to a mapped event's principal, or the side to report when they
@@ -126,6 +130,7 @@ fn stack_for<'p>(
                 outcome: Outcome::Uncertain,
                 reason: why,
                 decision: Some(Decision::Indeterminate),
+                denied_by: Vec::new(),
             })
         }
         Some(Resolved::Found {
@@ -185,6 +190,57 @@ pub fn decide(set: &PolicySet, scps: &[CompiledPolicy], m: &Mapped) -> Side {
         outcome: decision.into(),
         reason,
         decision: Some(decision),
+        denied_by: e.denied_by,
+    }
+}
+
+/// Does the baseline side reproduce the recorded outcome, and for a denial the kind of policy
+/// AWS's message names?
+fn agreement(side: &Side, recorded: &Side, ev: &SsmEvent) -> Agreement {
+    if side.outcome == Outcome::Uncertain {
+        return Agreement::Uncertain;
+    }
+    if side.outcome != recorded.outcome {
+        return Agreement::Disagrees(format!(
+            "recorded {}, baseline {}",
+            recorded.word, side.word
+        ));
+    }
+    let Some(named) = mapping::recorded_reason(ev) else {
+        return Agreement::Agrees;
+    };
+    let layer = |kind: PolicyKind| match kind {
+        PolicyKind::Identity => Layer::Identity,
+        PolicyKind::Scp(_) => Layer::ServiceControl,
+        PolicyKind::Boundary => Layer::Boundary,
+        PolicyKind::Session => Layer::Session,
+    };
+    if side
+        .denied_by
+        .iter()
+        .any(|(explicit, kind)| *explicit == named.explicit && layer(*kind) == named.layer)
+    {
+        Agreement::Agrees
+    } else {
+        let baseline: Vec<String> = side
+            .denied_by
+            .iter()
+            .map(|(explicit, kind)| {
+                Reason {
+                    explicit: *explicit,
+                    layer: layer(*kind),
+                }
+                .to_string()
+            })
+            .collect();
+        Agreement::Disagrees(format!(
+            "AWS: {named}; baseline: {}",
+            if baseline.is_empty() {
+                "denied".to_string()
+            } else {
+                baseline.join(", ")
+            }
+        ))
     }
 }
 
@@ -265,6 +321,7 @@ fn recorded_side(ev: &SsmEvent) -> Side {
         outcome,
         reason,
         decision: None,
+        denied_by: Vec::new(),
     }
 }
 
@@ -296,6 +353,9 @@ fn base_row(ev: &SsmEvent) -> Row {
         candidate_reason: String::new(),
         baseline_reason: String::new(),
         file: format!("{}#{}", ev.file, ev.record + 1),
+        recorded_reason: mapping::recorded_reason(ev)
+            .map(|r| r.to_string())
+            .unwrap_or_default(),
     }
 }
 
@@ -306,7 +366,7 @@ pub struct Judged {
     pub baseline: Side,
     pub change: Change,
     /// With a baseline policy set: did it reproduce the recorded outcome (`None`: uncertain)?
-    pub fidelity: Option<Option<bool>>,
+    pub fidelity: Option<Agreement>,
 }
 
 /// Maps, evaluates and compares one event. `Err` is why it cannot be evaluated.
@@ -317,11 +377,8 @@ pub fn judge(cfg: &ReplayConfig, sessions: &Sessions, ev: &SsmEvent) -> Result<J
     let (baseline, fidelity) = match &cfg.baseline {
         Some(b) => {
             let side = decide(b, &cfg.scps, &mapped);
-            let agrees = match side.outcome {
-                Outcome::Uncertain => None,
-                o => Some(o == recorded.outcome),
-            };
-            (side, Some(agrees))
+            let agreement = agreement(&side, &recorded, ev);
+            (side, Some(agreement))
         }
         None => (recorded, None),
     };
@@ -402,10 +459,10 @@ impl SortKey {
 
 /// One session event, after evaluation: a row, or only what the summary counts.
 enum ItemKind {
-    Row(Box<Row>, Option<Option<bool>>),
+    Row(Box<Row>, Option<Agreement>),
     /// An `unchanged` event whose row is not kept (no `--all`): its action, whether the baseline
     /// reproduced the log, and its ID when it did not.
-    Unchanged(&'static str, Option<Option<bool>>, Option<String>),
+    Unchanged(&'static str, Option<Agreement>, Option<String>),
     OutsideWindow,
 }
 
@@ -440,11 +497,12 @@ fn item(cfg: &ReplayConfig, sessions: &Sessions, ev: &SsmEvent) -> Item {
         };
     }
     let judged = judge(cfg, sessions, ev);
-    let fid = judged.as_ref().ok().and_then(|j| j.fidelity);
+    let fid = judged.as_ref().ok().and_then(|j| j.fidelity.clone());
     let kind = match judged {
         // Unchanged events are only counted: no row is built for them.
         Ok(j) if !cfg.keep_unchanged && j.change == Change::Unchanged => {
-            let disagree = matches!(fid, Some(Some(false))).then(|| ev.event_id.clone());
+            let disagree =
+                matches!(fid, Some(Agreement::Disagrees(_))).then(|| ev.event_id.clone());
             ItemKind::Unchanged(ev.action.name(), fid, disagree)
         }
         judged => ItemKind::Row(Box::new(row_of(ev, judged)), fid),
@@ -593,18 +651,19 @@ pub fn run(cfg: &ReplayConfig, listing: &Listing, progress: &(dyn Fn(u64) + Sync
             continue;
         }
         let (fid, event_id) = match &it.kind {
-            ItemKind::Row(r, fid) => (*fid, Some(r.event_id.clone())),
-            ItemKind::Unchanged(_, fid, id) => (*fid, id.clone()),
+            ItemKind::Row(r, fid) => (fid.as_ref(), Some(r.event_id.clone())),
+            ItemKind::Unchanged(_, fid, id) => (fid.as_ref(), id.clone()),
             ItemKind::OutsideWindow => (None, None),
         };
-        if let (Some(f), Some(agrees)) = (fidelity.as_mut(), fid) {
-            match agrees {
-                Some(true) => f.agree += 1,
-                Some(false) => {
+        if let (Some(f), Some(agreement)) = (fidelity.as_mut(), fid) {
+            match agreement {
+                Agreement::Agrees => f.agree += 1,
+                Agreement::Disagrees(why) => {
                     f.disagree += 1;
-                    f.disagreeing.push(event_id.unwrap_or_default());
+                    f.disagreeing
+                        .push(format!("{} ({why})", event_id.unwrap_or_default()));
                 }
-                None => f.uncertain += 1,
+                Agreement::Uncertain => f.uncertain += 1,
             }
         }
         match it.kind {

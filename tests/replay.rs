@@ -220,7 +220,7 @@ fn reads_stdin() {
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(text.lines().count(), 1 + 2, "{text}");
-    assert!(text.contains(",<stdin>#1\r\n"), "{text}");
+    assert!(text.contains(",<stdin>#1,"), "{text}");
 }
 
 #[test]
@@ -444,5 +444,47 @@ fn exports_as_people_save_them() {
         s.stdout.contains("does not start with `{` or `[`"),
         "{}",
         s.stdout
+    );
+}
+
+#[test]
+fn fidelity_compares_the_kind_of_policy_aws_named() {
+    // AWS's message says Bob's start met an explicit deny in an identity-based policy; a
+    // baseline that merely fails to allow it reproduces the outcome but not the reason.
+    let dir = tempdir();
+    let s = dir.path().join("summary.json");
+    let r = quick_start(&[
+        "--baseline",
+        "samples/policies/seed-1-specific-instances.json",
+        "--summary",
+        s.to_str().expect("utf8"),
+        "--format",
+        "jsonl",
+        "--all",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: Value =
+        serde_json::from_str(&std::fs::read_to_string(&s).expect("summary")).expect("JSON");
+    let disagreeing: Vec<&str> = v["fidelity"]["disagreeing"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        disagreeing.iter().any(|d| d.starts_with("e0000000-0000-4000-8000-000000000005")
+            && d.contains("AWS: explicit deny in an identity-based policy; baseline: no identity-based policy allows")),
+        "{disagreeing:?}"
+    );
+    // The recorded reason is the last CSV column and a JSONL field.
+    let bob = r
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("JSON"))
+        .find(|row| row["event_id"] == "e0000000-0000-4000-8000-000000000005")
+        .expect("bob's denied start");
+    assert_eq!(
+        bob["recorded_reason"],
+        "explicit deny in an identity-based policy"
     );
 }

@@ -63,10 +63,12 @@ def start(when, who, target, sid, doc=None, error=None):
 def end(when, who, sid, name="TerminateSession", error=None):
     return rec(when, name, who, {"sessionId": sid}, None if error else {"sessionId": sid}, error)
 
-def denied(who, action, resource):
+def denied(who, action, resource, why=None):
+    # IAM User Guide, "Troubleshoot access denied error messages": the message names the kind of
+    # policy that denied.
+    why = why or f"because no identity-based policy allows the ssm:{action} action"
     return ("AccessDenied" if action != "DescribeSessions" else "AccessDeniedException",
-            f"User: {who['arn']} is not authorized to perform: ssm:{action} on resource: {resource} "
-            "because no identity-based policy allows the ssm:" + action + " action")
+            f"User: {who['arn']} is not authorized to perform: ssm:{action} on resource: {resource} {why}")
 
 I1, I2, I3, I9 = "i-0a1b2c3d4e5f60001", "i-0a1b2c3d4e5f60002", "i-0a1b2c3d4e5f60003", "i-0a1b2c3d4e5f60099"
 MI = "mi-0123456789abcdef0"
@@ -79,7 +81,8 @@ day1 = [
     noise("2024-09-02T09:05:30Z", "ec2.amazonaws.com", "DescribeInstances", ALICE),
     noise("2024-09-02T09:06:00Z", "ssm.amazonaws.com", "DescribeInstanceInformation", ALICE),
     end("2024-09-02T09:20:42Z", ALICE, S_ALICE),
-    start("2024-09-02T10:00:03Z", BOB, I2, "", error=denied(BOB, "StartSession", f"arn:aws:ec2:{REGION}:{ACCOUNT}:instance/{I2}")),
+    start("2024-09-02T10:00:03Z", BOB, I2, "", error=denied(BOB, "StartSession", f"arn:aws:ec2:{REGION}:{ACCOUNT}:instance/{I2}",
+                                                     "with an explicit deny in an identity-based policy")),
     start("2024-09-02T10:01:15Z", BOB, I1, S_BOB),
     end("2024-09-02T10:30:00Z", ALICE, S_BOB),
     rec("2024-09-02T10:31:00Z", "StartSession", ALICE, {"sessionId": "athena-1"}, None, None, "athena.amazonaws.com"),

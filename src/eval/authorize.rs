@@ -104,6 +104,10 @@ pub struct ResourceEvaluation {
     pub deciding: Vec<Deciding>,
     pub unknown_keys: Vec<String>,
     pub reason: String,
+    /// For a denial, the kinds of policy that denied: `(true, kind)` for an explicit deny in
+    /// that kind, `(false, kind)` for that kind not allowing. AWS names one of them in its
+    /// access-denied message (IAM User Guide, "Troubleshoot access denied error messages").
+    pub denied_by: Vec<(bool, PolicyKind)>,
 }
 
 /// The decision for a request.
@@ -114,6 +118,8 @@ pub struct Evaluation {
     pub deciding: Vec<Deciding>,
     pub unknown_keys: Vec<String>,
     pub reason: String,
+    /// For a denial, the kinds of policy that denied (see [`ResourceEvaluation::denied_by`]).
+    pub denied_by: Vec<(bool, PolicyKind)>,
 }
 
 const DOC_CHECK_KEY: &str = "ssm:sessiondocumentaccesscheck";
@@ -257,7 +263,13 @@ fn evaluate_once(
         .collect();
     let mut deciding: Vec<Deciding> = Vec::new();
     let mut unknown_keys: Vec<String> = Vec::new();
+    let mut denied_by: Vec<(bool, PolicyKind)> = Vec::new();
     for r in &deciding_res {
+        for d in &r.denied_by {
+            if !denied_by.contains(d) {
+                denied_by.push(*d);
+            }
+        }
         for d in &r.deciding {
             if !deciding.contains(d) {
                 deciding.push(d.clone());
@@ -284,6 +296,7 @@ fn evaluate_once(
         deciding,
         unknown_keys,
         reason,
+        denied_by,
     }
 }
 
@@ -486,6 +499,15 @@ fn evaluate_resource(
             (Decision::Indeterminate, allowing, reason)
         }
     };
+    let denied_by: Vec<(bool, PolicyKind)> = match decision {
+        Decision::ExplicitDeny => deciding.iter().map(|d| (true, d.kind)).collect(),
+        Decision::ImplicitDeny => gates
+            .iter()
+            .filter(|g| g.allow == Tri::False)
+            .map(|g| (false, g.kind))
+            .collect(),
+        _ => Vec::new(),
+    };
     if decision != Decision::Indeterminate && deny != Tri::Unknown {
         unknown.clear();
     }
@@ -497,6 +519,7 @@ fn evaluate_resource(
         deciding,
         unknown_keys: unknown,
         reason,
+        denied_by,
     }
 }
 

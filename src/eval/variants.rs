@@ -100,6 +100,7 @@ pub fn evaluate_partial(
                 resources: named.resources,
                 deciding: Vec::new(),
                 unknown_keys,
+                denied_by: Vec::new(),
                 reason: format!(
                     "depends on the {}, which the record does not name (a denied call is logged without request parameters): {detail}",
                     partial.what

@@ -63,7 +63,12 @@ pub struct Reason {
 impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.explicit {
-            write!(f, "explicit deny in a {}", self.layer.words())
+            let article = if self.layer == Layer::Identity {
+                "an"
+            } else {
+                "a"
+            };
+            write!(f, "explicit deny in {article} {}", self.layer.words())
         } else {
             write!(f, "no {} allows", self.layer.words())
         }

@@ -270,6 +270,11 @@ fn recorded_denial(ev: &SsmEvent) -> Option<denial::Denial> {
     denial::parse(ev.error_message.as_deref()?)
 }
 
+/// The kind of policy and the way AWS's access-denied message says it denied, if it says.
+pub fn recorded_reason(ev: &SsmEvent) -> Option<denial::Reason> {
+    recorded_denial(ev).and_then(|d| d.reason)
+}
+
 fn recovered_denial(ev: &SsmEvent) -> Result<Option<denial::Denial>, String> {
     let named = match ev.action {
         SsmAction::StartSession | SsmAction::GetConnectionStatus => {

@@ -31,9 +31,12 @@ pub struct Row {
     pub candidate_reason: String,
     pub baseline_reason: String,
     pub file: String,
+    /// For a recorded access denial, the kind of policy AWS's message names (`no
+    /// identity-based policy allows`, `explicit deny in a service control policy`), else empty.
+    pub recorded_reason: String,
 }
 
-pub const COLUMNS: [&str; 18] = [
+pub const COLUMNS: [&str; 19] = [
     "event_id",
     "event_time",
     "event_name",
@@ -52,10 +55,11 @@ pub const COLUMNS: [&str; 18] = [
     "candidate_reason",
     "baseline_reason",
     "file",
+    "recorded_reason",
 ];
 
 impl Row {
-    fn cells(&self) -> [&str; 18] {
+    fn cells(&self) -> [&str; 19] {
         [
             &self.event_id,
             &self.event_time,
@@ -75,6 +79,7 @@ impl Row {
             &self.candidate_reason,
             &self.baseline_reason,
             &self.file,
+            &self.recorded_reason,
         ]
     }
 }
@@ -126,6 +131,7 @@ mod tests {
             candidate_reason: "x, \"y\"".into(),
             baseline_reason: String::new(),
             file: "f".into(),
+            recorded_reason: String::new(),
         }
     }
 
