@@ -9,9 +9,9 @@ use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use serde_json::json;
-use trailreplay::cli::GenerateArgs;
 use trailreplay::decode::{self, DecodeOptions};
 use trailreplay::eval::{evaluate, Context, PolicyStack, Request, Resource, TagState};
+use trailreplay::generate::GenerateOptions;
 use trailreplay::policy::condition::{self, KeyState, Operator};
 use trailreplay::policy::pattern::{Pattern, Syntax, VarValue};
 use trailreplay::policy::{compile_document, compile_text, CompiledPolicy};
@@ -216,7 +216,7 @@ fn large_snapshot(roles: usize) -> String {
 
 fn generated(records: usize) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tmp");
-    let args = GenerateArgs {
+    let args = GenerateOptions {
         out: dir.path().to_path_buf(),
         records,
         ssm_percent: 3.0,
@@ -225,6 +225,7 @@ fn generated(records: usize) -> tempfile::TempDir {
         regions: 1,
         days: 1,
         seed: 7,
+        force: true,
     };
     trailreplay::generate::run(&args).expect("generate");
     dir

@@ -1,5 +1,5 @@
 //! Command-line arguments (clap derive types only). Turning them into a validated
-//! configuration happens in [`crate::config`].
+//! configuration happens in [`crate::config`] and the commands.
 
 use std::path::PathBuf;
 
@@ -41,27 +41,28 @@ pub struct SimulateArgs {
     /// The action, e.g. ssm:StartSession
     #[arg(long)]
     pub action: String,
-    /// A resource ARN (repeat for several; `*` for actions without resources)
+    /// A resource ARN; repeatable (`*` for actions without resources)
     #[arg(long = "resource", required = true)]
     pub resources: Vec<String>,
-    /// Identity-based policy documents
+    /// An identity-based policy document (`-` reads stdin); repeatable
     #[arg(long = "policy")]
     pub policies: Vec<PathBuf>,
-    /// Service control policies, one file per level, root first
+    /// A service control policy; repeatable, one file per level, root first
     #[arg(long = "scp")]
     pub scps: Vec<PathBuf>,
     /// Permissions boundary
     #[arg(long)]
     pub boundary: Option<PathBuf>,
-    /// Session policies
+    /// A session policy; repeatable
     #[arg(long = "session-policy")]
     pub session_policies: Vec<PathBuf>,
-    /// Context key and value, KEY=VALUE; repeat a key for a multivalued key
+    /// Context key and value, KEY=VALUE; repeatable (repeat a key for a multivalued key)
     #[arg(long = "context", value_name = "KEY=VALUE")]
     pub context: Vec<String>,
-    /// A context key whose value is unknown
+    /// A context key whose value is unknown; repeatable
     #[arg(long = "unknown", value_name = "KEY")]
     pub unknown: Vec<String>,
+    /// Output: text for people, json for machines
     #[arg(long, value_enum, default_value_t = SimulateFormat::Text)]
     pub format: SimulateFormat,
 }
@@ -69,6 +70,7 @@ pub struct SimulateArgs {
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
     /// Policy files: documents, get-policy-version output, or authorization-details exports
+    /// (`-` reads stdin)
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
 }
@@ -88,18 +90,23 @@ pub enum FailOn {
     Any,
 }
 
+/// The most worker threads `--threads` takes.
+pub const MAX_THREADS: usize = 1024;
+
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
     /// Candidate policy set: policy documents and/or get-account-authorization-details exports
+    /// (`-` reads stdin); repeatable
     #[arg(long = "candidate", required = true, value_name = "POLICYSET")]
     pub candidate: Vec<PathBuf>,
-    /// Baseline policy set (default: the outcome recorded in the log)
+    /// Baseline policy set (default: the outcome recorded in the log); repeatable
     #[arg(long = "baseline", value_name = "POLICYSET")]
     pub baseline: Vec<PathBuf>,
-    /// Service control policies, one file per level, root first (both sides)
+    /// A service control policy for both sides; repeatable, one file per level, root first
     #[arg(long = "scp")]
     pub scps: Vec<PathBuf>,
-    /// Resource tags: describe-instances output, get-resources output, or CSV resource,key,value
+    /// Resource tags: describe-instances output, get-resources output, or CSV
+    /// resource,key,value; repeatable
     #[arg(long = "inventory")]
     pub inventory: Vec<PathBuf>,
     /// Only events at or after this time (ISO 8601)
@@ -108,6 +115,8 @@ pub struct ReplayArgs {
     /// Only events before this time (ISO 8601)
     #[arg(long)]
     pub until: Option<String>,
+    /// Report format: csv (changes, one row per event), jsonl (the same rows as JSON lines),
+    /// summary (a table for people)
     #[arg(long, value_enum, default_value_t = ReplayFormat::Csv)]
     pub format: ReplayFormat,
     /// Write the report here instead of stdout
@@ -119,12 +128,23 @@ pub struct ReplayArgs {
     /// Write the summary as JSON to this file
     #[arg(long = "summary")]
     pub summary: Option<PathBuf>,
-    /// Exit 1 when a change of this kind occurred
+    /// Exit 1 when a change of this kind occurred; repeatable
     #[arg(long = "fail-on", value_enum)]
     pub fail_on: Vec<FailOn>,
-    /// Worker threads (default: all cores)
-    #[arg(long)]
-    pub threads: Option<usize>,
+    /// Exit 2 when fewer session events than this were evaluated (a gate that saw nothing
+    /// proves nothing)
+    #[arg(long = "min-events", value_name = "N")]
+    pub min_events: Option<u64>,
+    /// With --baseline: exit 1 when the baseline reproduces fewer recorded outcomes than this
+    /// percentage
+    #[arg(long = "min-fidelity", value_name = "PERCENT")]
+    pub min_fidelity: Option<f64>,
+    /// Accept input that holds no CloudTrail record at all (otherwise exit 2)
+    #[arg(long = "allow-empty")]
+    pub allow_empty: bool,
+    /// Worker threads, 1 to 4 × the cores (at most 1024); default: all cores
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=MAX_THREADS as i64))]
+    pub threads: Option<u16>,
     /// Parse every record fully and check that the fast pre-filter selected the same events
     #[arg(long)]
     pub verify: bool,
@@ -135,24 +155,31 @@ pub struct ReplayArgs {
 
 #[derive(Debug, Args)]
 pub struct GenerateArgs {
-    /// Output directory (the archive goes under OUT/AWSLogs/...)
-    #[arg(long, short = 'o')]
-    pub out: PathBuf,
+    /// Output directory (the archive goes under OUTPUT/AWSLogs/...); must be empty unless --force
+    #[arg(long = "output", short = 'o', alias = "out")]
+    pub output: PathBuf,
     /// Total records
     #[arg(long, default_value_t = 10_000)]
     pub records: usize,
-    /// Share of SSM session events, in percent
+    /// Share of SSM session events, in percent (0 to 100)
     #[arg(long, default_value_t = 3.0)]
     pub ssm_percent: f64,
     /// Records per file
     #[arg(long, default_value_t = 2_000)]
     pub per_file: usize,
+    /// AWS accounts the files are spread over
     #[arg(long, default_value_t = 2)]
     pub accounts: usize,
+    /// Regions the files are spread over (1 to 4)
     #[arg(long, default_value_t = 2)]
     pub regions: usize,
+    /// Days the events are spread over
     #[arg(long, default_value_t = 3)]
     pub days: usize,
+    /// Random seed (the same seed writes the same archive)
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Write into a folder that is not empty
+    #[arg(long)]
+    pub force: bool,
 }

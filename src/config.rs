@@ -20,12 +20,31 @@ pub enum ConfigError {
     Argument(String),
 }
 
-/// Reads a file as UTF-8 text, naming it in the error.
+/// Has `-` (stdin) been read already? It can be read once.
+static STDIN_TAKEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Reads a file as UTF-8 text, naming it in the error; `-` reads stdin (once).
 pub fn read_text(path: &Path) -> Result<String, ConfigError> {
-    let bytes = std::fs::read(path).map_err(|source| ConfigError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = if path.as_os_str() == "-" {
+        if STDIN_TAKEN.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return Err(ConfigError::Argument(
+                "`-` (stdin) is given twice: stdin can be read once".to_string(),
+            ));
+        }
+        let mut b = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut b).map_err(|source| {
+            ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?;
+        b
+    } else {
+        std::fs::read(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?
+    };
     String::from_utf8(bytes).map_err(|e| {
         ConfigError::Policy(vec![Problem {
             source: path.display().to_string(),
@@ -35,10 +54,25 @@ pub fn read_text(path: &Path) -> Result<String, ConfigError> {
     })
 }
 
-/// Loads and compiles one policy document file; warnings are returned beside it.
+/// Loads and compiles one policy document file; warnings are returned beside it. An
+/// authorization-details export is refused with a message saying what to give instead.
 pub fn load_policy(path: &Path) -> Result<(CompiledPolicy, Vec<Problem>), ConfigError> {
     let text = read_text(path)?;
-    let c = compile_text(&path.display().to_string(), &text);
+    let snapshot = crate::policy::embedded::decode_text(&text)
+        .map(|v| crate::policyset::is_snapshot(&v))
+        .unwrap_or(false);
+    if snapshot {
+        return Err(ConfigError::Policy(vec![Problem {
+            source: display(path),
+            statement: None,
+            message:
+                "this is a `get-account-authorization-details` export, not a policy document: \
+                      give the document of one policy here (`aws iam get-policy-version` output \
+                      works), or use the export with `replay --candidate`/`--baseline`"
+                    .to_string(),
+        }]));
+    }
+    let c = compile_text(&display(path), &text);
     match c.policy {
         Some(p) if c.errors.is_empty() => Ok((p, c.warnings)),
         _ => Err(ConfigError::Policy(c.errors)),
@@ -69,14 +103,34 @@ pub fn load_policies(
     }
 }
 
-/// Loads a policy set from its files.
-pub fn load_policy_set(paths: &[PathBuf]) -> Result<PolicySet, ConfigError> {
+/// How messages name a file (`-` is `<stdin>`).
+pub fn display(path: &Path) -> String {
+    if path.as_os_str() == "-" {
+        "<stdin>".to_string()
+    } else {
+        path.display().to_string()
+    }
+}
+
+/// Loads a policy set from its files. `side` (`candidate`, `baseline`) names the set in errors,
+/// beside the file.
+pub fn load_policy_set(side: &str, paths: &[PathBuf]) -> Result<PolicySet, ConfigError> {
     let mut inputs = Vec::with_capacity(paths.len());
     for p in paths {
         inputs.push(PolicyInput {
-            name: p.display().to_string(),
+            name: display(p),
             text: read_text(p)?,
         });
     }
-    PolicySet::load(&inputs).map_err(ConfigError::Policy)
+    PolicySet::load(&inputs).map_err(|problems| {
+        ConfigError::Policy(
+            problems
+                .into_iter()
+                .map(|mut p| {
+                    p.source = format!("{side} {}", p.source);
+                    p
+                })
+                .collect(),
+        )
+    })
 }

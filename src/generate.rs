@@ -13,7 +13,87 @@ use chrono::{Duration, TimeZone, Utc};
 use flate2::write::GzEncoder;
 use flate2::Compression;
 
-use crate::cli::GenerateArgs;
+/// What to generate.
+#[derive(Debug, Clone)]
+pub struct GenerateOptions {
+    /// The archive goes under `out/AWSLogs/...`; an inventory CSV beside it.
+    pub out: PathBuf,
+    pub records: usize,
+    /// Share of Session Manager events, 0 to 100.
+    pub ssm_percent: f64,
+    pub per_file: usize,
+    pub accounts: usize,
+    pub regions: usize,
+    pub days: usize,
+    pub seed: u64,
+    /// Write into a folder that is not empty.
+    pub force: bool,
+}
+
+/// Why nothing (or not everything) was generated.
+#[derive(Debug, thiserror::Error)]
+pub enum GenerateError {
+    #[error("`{option} {value}`: {expected}")]
+    Option {
+        option: &'static str,
+        value: String,
+        expected: String,
+    },
+    #[error("{}: the folder is not empty (generating into it would mix old and new files): choose an empty folder or add `--force`", .0.display())]
+    NotEmpty(PathBuf),
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl GenerateOptions {
+    /// Refuses options that would write something other than what was asked for.
+    pub fn validate(&self) -> Result<(), GenerateError> {
+        let bad = |option: &'static str, value: String, expected: &str| {
+            Err(GenerateError::Option {
+                option,
+                value,
+                expected: expected.to_string(),
+            })
+        };
+        if self.records == 0 {
+            return bad("--records", "0".into(), "give at least 1");
+        }
+        if self.per_file == 0 {
+            return bad("--per-file", "0".into(), "give at least 1");
+        }
+        if !(0.0..=100.0).contains(&self.ssm_percent) {
+            return bad(
+                "--ssm-percent",
+                self.ssm_percent.to_string(),
+                "a percentage from 0 to 100",
+            );
+        }
+        if self.days == 0 {
+            return bad("--days", "0".into(), "give at least 1");
+        }
+        if self.accounts == 0 {
+            return bad("--accounts", "0".into(), "give at least 1");
+        }
+        if !(1..=REGIONS.len()).contains(&self.regions) {
+            return bad(
+                "--regions",
+                self.regions.to_string(),
+                &format!("from 1 to {}", REGIONS.len()),
+            );
+        }
+        Ok(())
+    }
+}
+
+fn io_at(path: &Path) -> impl FnOnce(std::io::Error) -> GenerateError + '_ {
+    move |source| GenerateError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
 
 /// SplitMix64: small, fast, deterministic; statistical quality is ample for test data.
 struct Rng(u64);
@@ -142,18 +222,26 @@ fn record(
 }
 
 /// Writes the archive; returns a one-line description.
-pub fn run(a: &GenerateArgs) -> Result<String, std::io::Error> {
+pub fn run(a: &GenerateOptions) -> Result<String, GenerateError> {
+    a.validate()?;
+    let non_empty = match std::fs::read_dir(&a.out) {
+        Ok(mut entries) => entries.next().is_some(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+        Err(e) => return Err(io_at(&a.out)(e)),
+    };
+    if non_empty && !a.force {
+        return Err(GenerateError::NotEmpty(a.out.clone()));
+    }
+    std::fs::create_dir_all(&a.out).map_err(io_at(&a.out))?;
     let mut rng = Rng(a.seed);
-    let accounts = a.accounts.max(1);
-    let regions = a.regions.clamp(1, REGIONS.len());
-    let days = a.days.max(1);
-    let per_file = a.per_file.max(1);
+    let (accounts, regions, days, per_file) = (a.accounts, a.regions, a.days, a.per_file);
     let files = a.records.div_ceil(per_file).max(1);
-    let ssm_share = (a.ssm_percent / 100.0).clamp(0.0, 1.0);
-    let start = Utc
-        .with_ymd_and_hms(2024, 3, 1, 0, 0, 0)
-        .single()
-        .ok_or_else(|| std::io::Error::other("bad start date"))?;
+    let ssm_share = a.ssm_percent / 100.0;
+    let start = Utc.from_utc_datetime(
+        &chrono::NaiveDate::from_ymd_opt(2024, 3, 1)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .unwrap_or_default(),
+    );
     let span_secs = days as i64 * 86_400;
     let mut open_sessions: Vec<(String, String)> = Vec::new();
     let mut written = 0usize;
@@ -171,7 +259,7 @@ pub fn run(a: &GenerateArgs) -> Result<String, std::io::Error> {
             .join("CloudTrail")
             .join(region)
             .join(t0.format("%Y/%m/%d").to_string());
-        std::fs::create_dir_all(&dir)?;
+        std::fs::create_dir_all(&dir).map_err(io_at(&dir))?;
         let mut body = String::with_capacity(n * 1400 + 16);
         body.push_str(r#"{"Records":["#);
         for i in 0..n {
@@ -398,13 +486,15 @@ pub fn run(a: &GenerateArgs) -> Result<String, std::io::Error> {
         );
         let path = dir.join(name);
         let mut enc = GzEncoder::new(Vec::with_capacity(body.len() / 8), Compression::default());
-        enc.write_all(body.as_bytes())?;
-        let gz = enc.finish()?;
+        let gz = enc
+            .write_all(body.as_bytes())
+            .and_then(|_| enc.finish())
+            .map_err(io_at(&path))?;
         bytes += body.len() as u64;
-        std::fs::write(&path, gz)?;
+        std::fs::write(&path, gz).map_err(io_at(&path))?;
         written += n;
     }
-    write_inventory(&a.out, accounts, regions)?;
+    write_inventory(&a.out, accounts, regions).map_err(io_at(&a.out))?;
     Ok(format!(
         "wrote {written} records ({ssm} Session Manager events, {} MB of JSON) in {files} files under {}",
         bytes / 1_000_000,

@@ -6,8 +6,8 @@
 //! candidate's decision against the baseline, and [`report`] writes the findings. [`replay`]
 //! wires the stages and owns the threading.
 
-pub mod app;
-pub mod cli;
+mod cli;
+mod commands;
 pub mod compare;
 pub mod config;
 pub mod decode;
@@ -17,10 +17,17 @@ pub mod mapping;
 pub mod policy;
 pub mod policyset;
 pub mod replay;
-pub mod replay_cmd;
 pub mod report;
 pub mod sanitize;
 pub mod simulate;
 pub mod source;
 pub mod timefmt;
 pub mod validate;
+
+/// Runs the command line (the `trailreplay` binary is this and an exit): parses the arguments,
+/// runs the command, returns the exit code (0 success, 1 a `--fail-on` change, 2 trouble).
+pub fn main_with_args() -> i32 {
+    use clap::Parser;
+    let cli = cli::Cli::parse();
+    commands::run(cli) as i32
+}

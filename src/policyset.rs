@@ -134,22 +134,29 @@ impl PolicySet {
         }
     }
 
+    /// Compiles a document of a snapshot. `name` names the policy in reasons; messages name
+    /// the snapshot file too.
     fn compile_into(
         &mut self,
+        file: &str,
         name: String,
         doc: &Value,
         errors: &mut Vec<Problem>,
     ) -> Option<usize> {
+        let in_file = |mut p: Problem| {
+            p.source = format!("{file}: {}", p.source);
+            p
+        };
         let doc = match decode_embedded(doc) {
             Ok(d) => d,
             Err(e) => {
-                errors.push(problem(&name, e));
+                errors.push(in_file(problem(&name, e)));
                 return None;
             }
         };
         let c = compile_document(&name, &doc);
-        self.warnings.extend(c.warnings);
-        errors.extend(c.errors);
+        self.warnings.extend(c.warnings.into_iter().map(in_file));
+        errors.extend(c.errors.into_iter().map(in_file));
         c.policy.map(|p| {
             self.arena.push(p);
             self.arena.len() - 1
@@ -176,7 +183,7 @@ impl PolicySet {
                     ));
                     continue;
                 };
-                if let Some(i) = self.compile_into(arn.to_string(), doc, errors) {
+                if let Some(i) = self.compile_into(file, arn.to_string(), doc, errors) {
                     managed.insert(arn.to_string(), i);
                 }
             }
@@ -261,7 +268,7 @@ impl PolicySet {
                 ));
                 continue;
             };
-            if let Some(i) = self.compile_into(format!("{owner}#{pname}"), doc, errors) {
+            if let Some(i) = self.compile_into(file, format!("{owner}#{pname}"), doc, errors) {
                 e.identity.push(i);
             }
         }

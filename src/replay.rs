@@ -558,6 +558,7 @@ pub fn run(cfg: &ReplayConfig, listing: &Listing, progress: &(dyn Fn(u64) + Sync
             "recorded"
         }
         .to_string(),
+        verified: cfg.decode.verify,
         ..Summary::default()
     };
     let mut problems: Vec<FileProblem> = Vec::new();
@@ -599,6 +600,9 @@ pub fn run(cfg: &ReplayConfig, listing: &Listing, progress: &(dyn Fn(u64) + Sync
                 fatal: false,
             });
         }
+        if o.fatal.is_none() && o.stats.records == o.stats.not_records {
+            summary.files.without_records += 1;
+        }
         match o.fatal {
             Some(m) => {
                 summary.files.failed += 1;
@@ -609,9 +613,6 @@ pub fn run(cfg: &ReplayConfig, listing: &Listing, progress: &(dyn Fn(u64) + Sync
                 });
             }
             None => summary.files.read += 1,
-        }
-        if o.stats.records == o.stats.not_records {
-            summary.files.without_records += 1;
         }
         items.extend(r.items);
         pending.extend(r.pending);

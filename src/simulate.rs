@@ -7,7 +7,8 @@ use serde_json::{json, Value};
 use crate::eval::{
     evaluate, Context, Deciding, Evaluation, PolicyStack, Request, Resource, TagState,
 };
-use crate::policy::CompiledPolicy;
+use crate::policy::knowledge::{self, KeyType};
+use crate::policy::{condition, CompiledPolicy};
 
 /// The compiled inputs of a simulation.
 pub struct Simulation {
@@ -22,12 +23,61 @@ pub struct Simulation {
     pub unknown: Vec<String>,
 }
 
-/// Splits `KEY=VALUE` at the first `=`.
+/// Splits `KEY=VALUE` at the first `=`, and checks the value of a typed key (a date for
+/// `aws:CurrentTime`, a number for `aws:EpochTime`, …): a value AWS would never put there would
+/// make the simulation answer a question no request asks.
 pub fn parse_context_arg(arg: &str) -> Result<(String, String), String> {
-    match arg.split_once('=') {
-        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
-        _ => Err(format!("`--context {arg}`: expected KEY=VALUE")),
+    let (k, v) = match arg.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => (k.trim().to_string(), v.to_string()),
+        _ => return Err(format!("`--context {arg}`: expected KEY=VALUE")),
+    };
+    let ok = match knowledge::key_type(&k.to_lowercase()) {
+        None => true,
+        Some(KeyType::Date) => crate::timefmt::parse_policy_date(&v).is_some(),
+        Some(KeyType::Numeric) => condition::parse_number(&v).is_some(),
+        Some(KeyType::Bool) => condition::parse_bool(&v).is_some(),
+        Some(KeyType::Ip) => v.trim().parse::<std::net::IpAddr>().is_ok(),
+    };
+    if !ok {
+        let expected = match knowledge::key_type(&k.to_lowercase()) {
+            Some(KeyType::Date) => "an ISO 8601 date or epoch seconds",
+            Some(KeyType::Numeric) => "a number",
+            Some(KeyType::Bool) => "`true` or `false`",
+            _ => "an IPv4 or IPv6 address",
+        };
+        return Err(format!(
+            "`--context {arg}`: `{k}` takes {expected}, and AWS would never send `{v}`"
+        ));
     }
+    Ok((k, v))
+}
+
+/// A warning for an action that names no known Session Manager action (it matches nothing
+/// AWS evaluates, so every decision is `implicitDeny`).
+pub fn action_warning(action: &str) -> Option<String> {
+    let Some((service, name)) = action.split_once(':') else {
+        let hint = knowledge::suggest(action, knowledge::SSM_ACTIONS.iter().copied())
+            .map(|s| format!(" (did you mean `ssm:{s}`?)"))
+            .unwrap_or_default();
+        return Some(format!(
+            "`--action {action}` has no service prefix{hint}: no statement can match it"
+        ));
+    };
+    if !service.eq_ignore_ascii_case("ssm") {
+        return None;
+    }
+    if knowledge::SSM_ACTIONS
+        .iter()
+        .any(|a| a.eq_ignore_ascii_case(name))
+    {
+        return None;
+    }
+    let hint = knowledge::suggest(name, knowledge::SSM_ACTIONS.iter().copied())
+        .map(|s| format!(" (did you mean `ssm:{s}`?)"))
+        .unwrap_or_default();
+    Some(format!(
+        "`--action {action}` is not an action of the `ssm` service{hint}"
+    ))
 }
 
 impl Simulation {

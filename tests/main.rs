@@ -4,6 +4,7 @@ mod cli;
 mod common;
 mod corpus;
 mod damaged;
+mod gate;
 mod layout;
 mod property;
 mod replay;

@@ -128,8 +128,15 @@ impl Inventory {
             .map(|h| h.trim().to_ascii_lowercase())
             .collect::<Vec<_>>();
         if headers != ["resource", "key", "value"] {
+            let found: String = text
+                .lines()
+                .next()
+                .unwrap_or("")
+                .chars()
+                .take(120)
+                .collect();
             return Err(format!(
-                "{name}: CSV inventory must have the header `resource,key,value`"
+                "{name}: line 1: a CSV inventory must have the header `resource,key,value`, found `{found}`"
             ));
         }
         let mut n = 0;

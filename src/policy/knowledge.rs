@@ -316,6 +316,32 @@ fn is_global_key(key: &str) -> bool {
         })
 }
 
+/// The type of a global condition key's value (IAM User Guide, "AWS global condition context
+/// keys": each key's "Data type").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyType {
+    Date,
+    Numeric,
+    Bool,
+    Ip,
+}
+
+/// The value type of a typed key (lowercased), `None` for strings, ARNs and unknown keys.
+pub fn key_type(key: &str) -> Option<KeyType> {
+    Some(match key {
+        "aws:currenttime" | "aws:tokenissuetime" => KeyType::Date,
+        "aws:epochtime" | "aws:multifactorauthage" => KeyType::Numeric,
+        "aws:securetransport"
+        | "aws:multifactorauthpresent"
+        | "aws:viaawsservice"
+        | "aws:principalisawsservice"
+        | "aws:assumedroot"
+        | "ssm:sessiondocumentaccesscheck" => KeyType::Bool,
+        "aws:sourceip" | "aws:vpcsourceip" | "aws:ec2instancesourceprivateipv4" => KeyType::Ip,
+        _ => return None,
+    })
+}
+
 /// Levenshtein distance, for "did you mean" suggestions.
 pub fn edit_distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.chars().collect();

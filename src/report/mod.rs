@@ -90,12 +90,21 @@ pub fn write_csv<W: Write>(out: W, rows: &[&Row]) -> std::io::Result<()> {
     let mut w = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
         .from_writer(out);
-    w.write_record(COLUMNS)?;
+    w.write_record(COLUMNS).map_err(io_error)?;
     for r in rows {
         let cells = r.cells().map(for_spreadsheet);
-        w.write_record(cells.iter().map(|c| c.as_bytes()))?;
+        w.write_record(cells.iter().map(|c| c.as_bytes()))
+            .map_err(io_error)?;
     }
     w.flush()
+}
+
+/// The I/O error inside a CSV error keeps its kind (a closed pipe must stay `BrokenPipe`).
+fn io_error(e: csv::Error) -> std::io::Error {
+    match e.into_kind() {
+        csv::ErrorKind::Io(io) => io,
+        other => std::io::Error::other(format!("{other:?}")),
+    }
 }
 
 /// Writes one JSON object per line.

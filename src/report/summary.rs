@@ -39,6 +39,13 @@ pub struct Fidelity {
     pub disagreeing: Vec<String>,
 }
 
+/// A target and how many changed events it had.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct TargetCount {
+    pub target: String,
+    pub events: u64,
+}
+
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct PrincipalCounts {
     pub principal: String,
@@ -61,11 +68,14 @@ pub struct Summary {
     pub changes: BTreeMap<String, u64>,
     pub by_action: BTreeMap<String, BTreeMap<String, u64>>,
     pub top_principals: Vec<PrincipalCounts>,
-    pub top_targets: Vec<(String, u64)>,
+    pub top_targets: Vec<TargetCount>,
     /// `recorded` (the log's outcomes) or `policy` (a `--baseline` policy set).
     pub baseline: String,
     pub fidelity: Option<Fidelity>,
     pub errors: Vec<String>,
+    /// Every record was parsed (`--verify`): other services and other SSM calls are counted
+    /// apart; otherwise most of them are in `records.prefiltered`.
+    pub verified: bool,
 }
 
 const TOP: usize = 10;
@@ -145,7 +155,10 @@ impl Summary {
             .collect();
         ts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         ts.truncate(TOP);
-        self.top_targets = ts;
+        self.top_targets = ts
+            .into_iter()
+            .map(|(target, events)| TargetCount { target, events })
+            .collect();
     }
 
     /// The readable table.
@@ -167,18 +180,27 @@ impl Summary {
             let _ = writeln!(s, "  skipped: {n} {reason}");
         }
         let r = &self.records;
-        let _ = writeln!(
-            s,
-            "records: {} read ({} MB): {} ruled out by the pre-filter, {} other services, {} other SSM, {} not CloudTrail records, {} malformed, {} oversize",
-            r.records,
-            r.bytes / 1_000_000,
-            r.prefiltered,
-            r.other_service,
-            r.other_ssm,
-            r.not_records,
-            r.malformed,
-            r.oversize
-        );
+        // The same unit as the progress bar (binary: KiB, MiB, GiB).
+        let size = indicatif::HumanBytes(r.bytes);
+        if self.verified {
+            let _ = writeln!(
+                s,
+                "records: {} read ({size}): {} other services, {} other SSM, {} not CloudTrail records, {} malformed, {} oversize",
+                r.records, r.other_service, r.other_ssm, r.not_records, r.malformed, r.oversize
+            );
+        } else {
+            // Without --verify the pre-filter rules out other services' and most other SSM
+            // calls unparsed: they are not told apart.
+            let _ = writeln!(
+                s,
+                "records: {} read ({size}): {} other calls (other services and SSM APIs, told apart only with --verify), {} not CloudTrail records, {} malformed, {} oversize",
+                r.records,
+                r.prefiltered + r.other_service + r.other_ssm,
+                r.not_records,
+                r.malformed,
+                r.oversize
+            );
+        }
         let _ = writeln!(
             s,
             "session events: {} found, {} duplicate eventID, {} outside the time window, {} rows ({} evaluated, {} skipped)",
@@ -231,8 +253,8 @@ impl Summary {
         if !self.top_targets.is_empty() {
             let _ = writeln!(s);
             let _ = writeln!(s, "top affected targets");
-            for (t, n) in &self.top_targets {
-                let _ = writeln!(s, "  {n:>6}  {}", for_terminal(t));
+            for t in &self.top_targets {
+                let _ = writeln!(s, "  {:>6}  {}", t.events, for_terminal(&t.target));
             }
         }
         if !self.skipped_reasons.is_empty() {

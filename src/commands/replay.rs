@@ -4,8 +4,8 @@
 use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Write};
 
-use crate::app::{error, warning, ExitCode};
-use crate::cli::{FailOn, ReplayArgs, ReplayFormat};
+use super::{error, warning, ExitCode};
+use crate::cli::{FailOn, ReplayArgs, ReplayFormat, MAX_THREADS};
 use crate::config::{self, ConfigError};
 use crate::decode::DecodeOptions;
 use crate::mapping::Inventory;
@@ -16,13 +16,26 @@ use crate::source;
 use crate::timefmt;
 
 fn build_config(a: &ReplayArgs) -> Result<ReplayConfig, ConfigError> {
-    let candidate = config::load_policy_set(&a.candidate)?;
+    let candidate = config::load_policy_set("candidate", &a.candidate)?;
     let baseline = if a.baseline.is_empty() {
         None
     } else {
-        Some(config::load_policy_set(&a.baseline)?)
+        Some(config::load_policy_set("baseline", &a.baseline)?)
     };
-    let (scps, _) = config::load_policies(&a.scps)?;
+    let (scps, scp_warnings) = config::load_policies(&a.scps)?;
+    if a.min_fidelity.is_some() && baseline.is_none() {
+        return Err(ConfigError::Argument(
+            "`--min-fidelity` measures a `--baseline` policy set against the log: give `--baseline`"
+                .to_string(),
+        ));
+    }
+    if let Some(p) = a.min_fidelity {
+        if !(0.0..=100.0).contains(&p) {
+            return Err(ConfigError::Argument(format!(
+                "`--min-fidelity {p}`: a percentage from 0 to 100"
+            )));
+        }
+    }
     let mut inventory = Inventory::default();
     for p in &a.inventory {
         let text = config::read_text(p)?;
@@ -43,7 +56,18 @@ fn build_config(a: &ReplayArgs) -> Result<ReplayConfig, ConfigError> {
     };
     let since = time("--since", &a.since)?;
     let until = time("--until", &a.until)?;
-    let warn_count = candidate.warnings.len() + baseline.as_ref().map_or(0, |b| b.warnings.len());
+    if let (Some(s), Some(u)) = (since, until) {
+        if s >= u {
+            return Err(ConfigError::Argument(format!(
+                "`--since {}` is not before `--until {}`: the window holds no time",
+                timefmt::iso(&s),
+                timefmt::iso(&u)
+            )));
+        }
+    }
+    let warn_count = candidate.warnings.len()
+        + baseline.as_ref().map_or(0, |b| b.warnings.len())
+        + scp_warnings.len();
     if warn_count > 0 {
         warning(&format!(
             "{warn_count} policy warning(s); run `trailreplay validate` on the policy files to see them"
@@ -74,9 +98,23 @@ fn write_report(a: &ReplayArgs, rows: &[&Row], summary_text: &str) -> std::io::R
     };
     match &a.output {
         Some(path) => {
-            let mut w = BufWriter::new(File::create(path)?);
-            body(&mut w)?;
-            w.flush()
+            // Written under a temporary name and renamed when whole: an interrupted run never
+            // leaves a report that looks complete.
+            let mut tmp = path.clone().into_os_string();
+            tmp.push(".partial");
+            let tmp = std::path::PathBuf::from(tmp);
+            let written = File::create(&tmp).and_then(|f| {
+                let mut w = BufWriter::new(f);
+                body(&mut w)?;
+                w.flush()
+            });
+            match written.and_then(|_| std::fs::rename(&tmp, path)) {
+                Ok(()) => Ok(()),
+                Err(e) => {
+                    let _ = std::fs::remove_file(&tmp);
+                    Err(e)
+                }
+            }
         }
         None => {
             // Streamed, not buffered whole; a closed pipe (`| head`) is a clean end.
@@ -89,15 +127,28 @@ fn write_report(a: &ReplayArgs, rows: &[&Row], summary_text: &str) -> std::io::R
     }
 }
 
+/// Sets the worker pool's size: 1 to 4 × the cores, at most [`MAX_THREADS`] (clap checks the
+/// range; thousands of threads abort the process or exhaust memory).
+fn set_threads(n: u16) -> Result<(), String> {
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+    let bound = (4 * cores).min(MAX_THREADS);
+    if usize::from(n) > bound {
+        return Err(format!(
+            "`--threads {n}`: at most {bound} (4 × the {cores} cores of this machine)"
+        ));
+    }
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(usize::from(n))
+        .build_global()
+        .map_err(|e| format!("`--threads {n}`: cannot start the worker threads: {e}"))
+}
+
 pub fn run(a: ReplayArgs) -> ExitCode {
     if let Some(n) = a.threads {
-        if n == 0 {
-            error("`--threads 0`: give at least 1");
+        if let Err(e) = set_threads(n) {
+            error(&e);
             return ExitCode::Trouble;
         }
-        let _ = rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .build_global();
     }
     let cfg = match build_config(&a) {
         Ok(c) => c,
@@ -178,19 +229,68 @@ pub fn run(a: ReplayArgs) -> ExitCode {
     if out.trouble() || out.summary.records.verify_misses > 0 {
         return ExitCode::Trouble;
     }
-    let hit = |k: &str| out.summary.changes.get(k).copied().unwrap_or(0) > 0;
+    let code = gate(&a, &out.summary);
+    // The process exits next: freeing hundreds of thousands of strings one by one would cost
+    // tens of milliseconds on a large archive for nothing.
+    std::mem::forget(out);
+    code
+}
+
+/// The CI gate: no false green. Input without a CloudTrail record, fewer events than
+/// `--min-events`, a baseline below `--min-fidelity`, and a `--fail-on` change each fail, with
+/// one line on stderr saying why.
+fn gate(a: &ReplayArgs, s: &report::Summary) -> ExitCode {
+    if s.records.cloudtrail_records() == 0 && !a.allow_empty {
+        let skipped: u64 = s.files.skipped.values().sum();
+        error(&format!(
+            "no CloudTrail record in the input: {} file(s) read ({} without CloudTrail records), {} skipped, {} failed; nothing was checked (add `--allow-empty` if that is expected)",
+            s.files.read, s.files.without_records, skipped, s.files.failed
+        ));
+        return ExitCode::Trouble;
+    }
+    if let Some(min) = a.min_events {
+        if s.evaluated < min {
+            error(&format!(
+                "only {} session event(s) evaluated ({} skipped), fewer than `--min-events {min}`",
+                s.evaluated, s.skipped
+            ));
+            return ExitCode::Trouble;
+        }
+    }
+    let count = |k: &str| s.changes.get(k).copied().unwrap_or(0);
+    let mut code = ExitCode::Success;
+    if let (Some(min), Some(f)) = (a.min_fidelity, &s.fidelity) {
+        let total = f.agree + f.disagree;
+        let pct = if total == 0 {
+            0.0
+        } else {
+            100.0 * f.agree as f64 / total as f64
+        };
+        if pct < min {
+            let first: Vec<&str> = f.disagreeing.iter().take(3).map(String::as_str).collect();
+            error(&format!(
+                "baseline fidelity {pct:.1}% ({} of {total} recorded outcomes) is below `--min-fidelity {min}`; first mismatches: {}",
+                f.agree,
+                if first.is_empty() { "none (no recorded outcome to compare)".to_string() } else { first.join("; ") }
+            ));
+            code = ExitCode::Found;
+        }
+    }
+    let hit = |k: &str| count(k) > 0;
     let failed = a.fail_on.iter().any(|f| match f {
         FailOn::NewlyDenied => hit("newly_denied"),
         FailOn::NewlyAllowed => hit("newly_allowed"),
         FailOn::Uncertain => hit("uncertain"),
         FailOn::Any => hit("newly_denied") || hit("newly_allowed") || hit("uncertain"),
     });
-    // The process exits next: freeing hundreds of thousands of strings one by one would cost
-    // tens of milliseconds on a large archive for nothing.
-    std::mem::forget(out);
     if failed {
-        ExitCode::Found
-    } else {
-        ExitCode::Success
+        error(&format!(
+            "--fail-on: {} newly_denied, {} newly_allowed, {} uncertain",
+            count("newly_denied"),
+            count("newly_allowed"),
+            count("uncertain")
+        ));
+        code = ExitCode::Found;
     }
+    code
 }
