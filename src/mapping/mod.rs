@@ -566,6 +566,9 @@ mod tests {
             "arn:aws:ssm:eu-west-1::document/AWS-StartSSHSession"
         );
         assert!(m.request.default_document.is_none());
+        // AWS-owned documents carry no customer tags: absent, not unknown, without an inventory.
+        assert_eq!(m.request.resources[1].tags, TagState::none());
+        assert_eq!(m.request.resources[0].tags, TagState::Unknown);
         let own = event(&record_with(
             USER,
             "StartSession",
