@@ -1,9 +1,9 @@
-//! `trailreplay replay` end to end on the bundled samples and the shared real CloudTrail data,
+//! `trailreplay replay` end to end on the bundled samples and the public CloudTrail samples,
 //! with snapshots of what a user sees (CSV, JSON lines, summary).
 
 use serde_json::Value;
 
-use crate::common::{run, shared_real, tempdir};
+use crate::common::{real_samples, run, tempdir};
 
 const INV: [&str; 4] = [
     "--inventory",
@@ -247,10 +247,7 @@ fn missing_policy_or_path_is_trouble() {
 
 #[test]
 fn real_public_samples_read_without_error() {
-    let Some(real) = shared_real() else {
-        eprintln!("shared real data not present; skipped");
-        return;
-    };
+    let real = real_samples();
     let dir = tempdir();
     let s = dir.path().join("summary.json");
     let r = run([
@@ -267,7 +264,7 @@ fn real_public_samples_read_without_error() {
     assert!(r.stderr.is_empty(), "{}", r.stderr);
     let v: Value =
         serde_json::from_str(&std::fs::read_to_string(&s).expect("summary")).expect("JSON");
-    // Totals from data/cloudtrail/real/README.md: 418 records, 138 from ssm.amazonaws.com,
+    // Totals from tests/data/real/README.md: 418 records, 138 from ssm.amazonaws.com,
     // of which 3 StartSession and 3 TerminateSession. `--verify` parses every record.
     assert_eq!(v["records"]["records"], 418);
     assert_eq!(v["records"]["verify_misses"], 0);
@@ -283,7 +280,7 @@ fn real_public_samples_read_without_error() {
 
 #[test]
 fn verify_mode_agrees_with_the_prefilter() {
-    let Some(real) = shared_real() else { return };
+    let real = real_samples();
     let r = run([
         "replay".as_ref(),
         "--candidate".as_ref(),

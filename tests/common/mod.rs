@@ -17,10 +17,15 @@ pub fn data(rel: &str) -> PathBuf {
     root().join("tests").join("data").join(rel)
 }
 
-/// The shared real CloudTrail samples, when present beside the repository.
-pub fn shared_real() -> Option<PathBuf> {
-    let p = root().join("../shared/data/cloudtrail/real");
-    p.is_dir().then_some(p)
+/// The public CloudTrail samples carried in the repository (`tests/data/real/`, each folder with
+/// its SOURCE.md and licence). A missing fixture fails loudly.
+pub fn real_samples() -> PathBuf {
+    let p = root().join("tests/data/real");
+    assert!(
+        p.join("README.md").is_file(),
+        "tests/data/real is missing: the repository carries the public CloudTrail samples its tests use"
+    );
+    p
 }
 
 pub struct Run {
