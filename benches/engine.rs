@@ -328,6 +328,9 @@ fn pipeline(c: &mut Criterion) {
         until: None,
         decode: DecodeOptions::default(),
         keep_unchanged: false,
+        temp_dir: std::env::temp_dir(),
+        accounts: vec![],
+        regions: vec![],
     };
     let listing = trailreplay::source::list(&[dir.path().join("AWSLogs")]);
     let mut g = c.benchmark_group("pipeline");
@@ -336,7 +339,7 @@ fn pipeline(c: &mut Criterion) {
     g.bench_function("replay_generated_20k_records", |b| {
         b.iter_batched(
             || (),
-            |_| trailreplay::replay::run(&cfg, &listing, &|_| {}),
+            |_| trailreplay::replay::run(&cfg, &listing, &|_, _| {}, &mut |_| Ok(())),
             BatchSize::SmallInput,
         )
     });

@@ -115,6 +115,18 @@ pub struct ReplayArgs {
     /// Only events before this time (ISO 8601)
     #[arg(long)]
     pub until: Option<String>,
+    /// Only events of this account; in the S3 layout, other accounts' folders are not read;
+    /// repeatable
+    #[arg(long = "account", value_name = "ID")]
+    pub accounts: Vec<String>,
+    /// Only events of this region; in the S3 layout, other regions' folders are not read;
+    /// repeatable
+    #[arg(long = "region", value_name = "NAME")]
+    pub regions: Vec<String>,
+    /// With --until: how long after it CloudTrail may still deliver a file holding events
+    /// before it (files delivered later are not read)
+    #[arg(long = "delivery-margin", value_name = "HOURS", default_value_t = 6)]
+    pub delivery_margin: u32,
     /// Report format: csv (changes, one row per event), jsonl (the same rows as JSON lines),
     /// summary (a table for people)
     #[arg(long, value_enum, default_value_t = ReplayFormat::Csv)]
@@ -148,6 +160,10 @@ pub struct ReplayArgs {
     /// Parse every record fully and check that the fast pre-filter selected the same events
     #[arg(long)]
     pub verify: bool,
+    /// Where temporary files go when the events outgrow memory (default: the system's
+    /// temporary directory); they are removed on success, on failure and on Ctrl-C
+    #[arg(long = "temp-dir", value_name = "DIR")]
+    pub temp_dir: Option<PathBuf>,
     /// Log files or directories (walked recursively); `-` reads stdin
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,

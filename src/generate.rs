@@ -243,7 +243,10 @@ pub fn run(a: &GenerateOptions) -> Result<String, GenerateError> {
             .unwrap_or_default(),
     );
     let span_secs = days as i64 * 86_400;
-    let mut open_sessions: Vec<(String, String)> = Vec::new();
+    // Open sessions with their start time: Session Manager ends a session after at most 24
+    // hours (maximum session duration), so only sessions started within 20 hours are ended
+    // or resumed.
+    let mut open_sessions: Vec<(String, chrono::DateTime<Utc>)> = Vec::new();
     let mut written = 0usize;
     let mut ssm = 0usize;
     let mut bytes = 0u64;
@@ -287,6 +290,7 @@ pub fn run(a: &GenerateOptions) -> Result<String, GenerateError> {
                     )
                 });
                 let denied = denied_message.as_deref().map(|m| ("AccessDenied", m));
+                open_sessions.retain(|(_, started)| t - *started < Duration::hours(20));
                 if roll < 55 || open_sessions.is_empty() {
                     let sid = if c.user_name.is_empty() {
                         format!(
@@ -310,7 +314,7 @@ pub fn run(a: &GenerateOptions) -> Result<String, GenerateError> {
                     let resp = if denied.is_some() {
                         "null".to_string()
                     } else {
-                        open_sessions.push((sid.clone(), target.clone()));
+                        open_sessions.push((sid.clone(), t));
                         format!(
                             r#"{{"sessionId":"{sid}","tokenValue":"Value hidden due to security reasons.","streamUrl":"wss://ssmmessages.{region}.amazonaws.com/v1/data-channel/{sid}?role=publish_subscribe&cell-number=AAEAAf"}}"#
                         )

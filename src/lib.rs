@@ -21,6 +21,7 @@ pub mod report;
 pub mod sanitize;
 pub mod simulate;
 pub mod source;
+pub mod spill;
 pub mod timefmt;
 pub mod validate;
 

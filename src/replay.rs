@@ -22,12 +22,14 @@ use crate::compare::{self, Agreement, Change, Outcome};
 use crate::decode::{self, DecodeOptions, FileOutcome, FileStats, SsmAction, SsmEvent};
 use crate::eval::{self, evaluate, Decision, PolicyKind, PolicyStack, TagState};
 use crate::mapping::denial::{Layer, Reason};
+use crate::mapping::sessions::SessionInfo;
 use crate::mapping::{self, Inventory, Mapped, PrincipalType, Sessions};
 use crate::policy::CompiledPolicy;
 use crate::policyset::{PolicySet, PrincipalKind, Resolved};
-use crate::report::summary::Fidelity;
+use crate::report::summary::{Fidelity, Tally};
 use crate::report::{Row, Summary};
 use crate::source::{self, Input, Listing};
+use crate::spill::{wire, Codec, Footprint, Json, SortedSpill, SpillError, TempArea};
 use crate::timefmt;
 
 /// A validated replay configuration.
@@ -40,10 +42,20 @@ pub struct ReplayConfig {
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
     pub decode: DecodeOptions,
-    /// Keep the rows of `unchanged` events (`--all`). Without it they are only counted, so
-    /// memory follows the changes, not every session event.
+    /// Keep the rows of `unchanged` events (`--all`). Without it they are only counted.
     pub keep_unchanged: bool,
+    /// Where temporary files go when a replay outgrows its memory budget.
+    pub temp_dir: std::path::PathBuf,
+    /// Only events of these accounts (`recipientAccountId`) and regions (`awsRegion`); empty:
+    /// all.
+    pub accounts: Vec<String>,
+    pub regions: Vec<String>,
 }
+
+/// How far before `--since` StartSession events are read for the session index: a session
+/// lasts at most 24 hours (Systems Manager User Guide, "Specify a maximum session duration"),
+/// so a Terminate/ResumeSession in the window has its start within this.
+pub const SESSION_LOOKBACK: chrono::Duration = chrono::Duration::hours(24);
 
 /// A file's problem, for stderr.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,13 +66,12 @@ pub struct FileProblem {
     pub fatal: bool,
 }
 
-/// Everything a replay produced.
+/// Everything a replay produced besides its rows (which went to the sink).
 pub struct ReplayOutput {
-    /// The rows, in event order: every session event's with `keep_unchanged`, else all but
-    /// the `unchanged` ones (which the summary still counts).
-    pub rows: Vec<Row>,
     pub summary: Summary,
     pub problems: Vec<FileProblem>,
+    /// The first error the sink returned (writing stopped there; counting did not).
+    pub write_error: Option<std::io::Error>,
 }
 
 impl ReplayOutput {
@@ -462,13 +473,315 @@ enum ItemKind {
     Row(Box<Row>, Option<Agreement>),
     /// An `unchanged` event whose row is not kept (no `--all`): its action, whether the baseline
     /// reproduced the log, and its ID when it did not.
-    Unchanged(&'static str, Option<Agreement>, Option<String>),
+    Unchanged(SsmAction, Option<Agreement>, Option<String>),
     OutsideWindow,
 }
 
+/// A session event on its way to the report, ordered by its key.
 struct Item {
     key: SortKey,
     kind: ItemKind,
+}
+
+impl PartialEq for Item {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+    }
+}
+impl Eq for Item {}
+impl PartialOrd for Item {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Item {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key.cmp(&other.key)
+    }
+}
+
+fn put_agreement(out: &mut Vec<u8>, a: &Option<Agreement>) {
+    match a {
+        None => out.push(0),
+        Some(Agreement::Agrees) => out.push(1),
+        Some(Agreement::Disagrees(why)) => {
+            out.push(2);
+            wire::str(out, why);
+        }
+        Some(Agreement::Uncertain) => out.push(3),
+    }
+}
+
+fn get_agreement(r: &mut wire::Reader<'_>) -> std::io::Result<Option<Agreement>> {
+    Ok(match r.u8()? {
+        0 => None,
+        1 => Some(Agreement::Agrees),
+        2 => Some(Agreement::Disagrees(r.string()?)),
+        _ => Some(Agreement::Uncertain),
+    })
+}
+
+fn bad(what: &str) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidData,
+        format!("temporary file: {what}"),
+    )
+}
+
+impl Codec for Item {
+    fn encode(&self, out: &mut Vec<u8>) {
+        let k = &self.key;
+        put_time(out, k.time);
+        wire::str(out, &k.event_id);
+        wire::str(out, &k.file);
+        wire::u64(out, k.record);
+        match &self.kind {
+            ItemKind::Row(row, a) => {
+                out.push(0);
+                put_agreement(out, a);
+                row.encode(out);
+            }
+            ItemKind::Unchanged(action, a, id) => {
+                out.push(1);
+                out.push(*action as u8);
+                put_agreement(out, a);
+                match id {
+                    Some(id) => {
+                        out.push(1);
+                        wire::str(out, id);
+                    }
+                    None => out.push(0),
+                }
+            }
+            ItemKind::OutsideWindow => out.push(2),
+        }
+    }
+
+    fn decode(bytes: &[u8]) -> std::io::Result<Self> {
+        let mut r = wire::Reader { bytes };
+        let key = SortKey {
+            time: get_time(&mut r)?,
+            event_id: r.str()?.into(),
+            file: r.str()?.into(),
+            record: r.u64()?,
+        };
+        let kind = match r.u8()? {
+            0 => {
+                let a = get_agreement(&mut r)?;
+                ItemKind::Row(Box::new(Row::decode(&mut r)?), a)
+            }
+            1 => {
+                let action = SsmAction::from_index(r.u8()?).ok_or_else(|| bad("action"))?;
+                let a = get_agreement(&mut r)?;
+                let id = match r.u8()? {
+                    0 => None,
+                    _ => Some(r.string()?),
+                };
+                ItemKind::Unchanged(action, a, id)
+            }
+            _ => ItemKind::OutsideWindow,
+        };
+        Ok(Item { key, kind })
+    }
+}
+
+impl Footprint for Item {
+    fn footprint(&self) -> usize {
+        let kind = match &self.kind {
+            ItemKind::Row(r, _) => r.footprint(),
+            ItemKind::Unchanged(_, _, id) => id.as_ref().map_or(0, String::len),
+            ItemKind::OutsideWindow => 0,
+        };
+        std::mem::size_of::<Item>() + self.key.event_id.len().div_ceil(16) * 16 + 16 + kind
+    }
+}
+
+impl Footprint for SsmEvent {
+    fn footprint(&self) -> usize {
+        let id = &self.identity;
+        let opt = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+        std::mem::size_of::<SsmEvent>()
+            + self.event_id.len()
+            + self.event_time_raw.len()
+            + self.region.len()
+            + self.account.len()
+            + opt(&id.arn)
+            + opt(&id.principal_id)
+            + opt(&id.issuer_arn)
+            + opt(&self.error_message)
+            + opt(&self.user_agent)
+            + opt(&self.target)
+            + opt(&self.request_session_id)
+            + opt(&self.response_session_id)
+            + 256
+    }
+}
+
+/// Where a StartSession sorts, in the session index.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct StartKey {
+    time: Option<DateTime<Utc>>,
+    file: Arc<str>,
+    record: u64,
+}
+
+/// A successful StartSession in the session index, ordered by session ID, then event order (by
+/// time, then file and record: the start's event ID is not kept).
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct Start {
+    session: Box<str>,
+    key: StartKey,
+    info: SessionInfo,
+}
+
+impl Codec for Start {
+    fn encode(&self, out: &mut Vec<u8>) {
+        wire::str(out, &self.session);
+        put_time(out, self.key.time);
+        wire::str(out, &self.key.file);
+        wire::u64(out, self.key.record);
+        wire::str(out, &self.info.target);
+        wire::str(out, &self.info.starter_principal_id);
+    }
+    fn decode(bytes: &[u8]) -> std::io::Result<Self> {
+        let mut r = wire::Reader { bytes };
+        Ok(Start {
+            session: r.str()?.into(),
+            key: StartKey {
+                time: get_time(&mut r)?,
+                file: r.str()?.into(),
+                record: r.u64()?,
+            },
+            info: SessionInfo {
+                target: r.str()?.into(),
+                starter_principal_id: r.str()?.into(),
+            },
+        })
+    }
+}
+
+impl Footprint for Start {
+    fn footprint(&self) -> usize {
+        std::mem::size_of::<Start>()
+            + 3 * 16
+            + self.session.len()
+            + self.info.target.len()
+            + self.info.starter_principal_id.len()
+    }
+}
+
+/// A Terminate/ResumeSession event waiting for the session index, ordered by the session it
+/// names.
+struct Pending {
+    session: Box<str>,
+    event: SsmEvent,
+}
+
+impl PartialEq for Pending {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == std::cmp::Ordering::Equal
+    }
+}
+impl Eq for Pending {}
+impl PartialOrd for Pending {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Pending {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.session
+            .cmp(&other.session)
+            .then_with(|| self.event.file.cmp(&other.event.file))
+            .then_with(|| self.event.record.cmp(&other.event.record))
+    }
+}
+
+impl Codec for Pending {
+    fn encode(&self, out: &mut Vec<u8>) {
+        wire::str(out, &self.session);
+        Json(&self.event).encode(out);
+    }
+    fn decode(bytes: &[u8]) -> std::io::Result<Self> {
+        let mut r = wire::Reader { bytes };
+        let session: Box<str> = r.str()?.into();
+        let Json(event) = Json::<SsmEvent>::decode(r.bytes)?;
+        Ok(Pending { session, event })
+    }
+}
+
+impl Footprint for Pending {
+    fn footprint(&self) -> usize {
+        self.session.len() + self.event.footprint()
+    }
+}
+
+/// Joins the waiting Terminate/ResumeSession events with the session index (both sorted by
+/// session ID) and evaluates them in parallel batches.
+fn join_sessions(
+    cfg: &ReplayConfig,
+    pending: SortedSpill<Pending>,
+    starts: SortedSpill<Start>,
+    items: &mut SortedSpill<Item>,
+) -> Result<(), SpillError> {
+    const BATCH: usize = 4096;
+    let mut starts = starts.finish()?;
+    let mut pending = pending.finish()?;
+    let mut next_start = starts.next_item()?;
+    let mut batch: Vec<SsmEvent> = Vec::with_capacity(BATCH);
+    let mut index: HashMap<Box<str>, SessionInfo> = HashMap::new();
+    let flush = |batch: &mut Vec<SsmEvent>,
+                 index: &mut HashMap<Box<str>, SessionInfo>,
+                 items: &mut SortedSpill<Item>|
+     -> Result<(), SpillError> {
+        let sessions = Sessions::from_map(std::mem::take(index));
+        let done: Vec<Item> = std::mem::take(batch)
+            .into_par_iter()
+            .map(|ev| item(cfg, &sessions, &ev))
+            .collect();
+        for it in done {
+            items.push(it)?;
+        }
+        Ok(())
+    };
+    while let Some(p) = pending.next_item()? {
+        // The first start of this session, in event order, if any.
+        while next_start.as_ref().is_some_and(|s| *s.session < *p.session) {
+            next_start = starts.next_item()?;
+        }
+        if let Some(s) = next_start.as_ref().filter(|s| s.session == p.session) {
+            if !index.contains_key(&s.session) {
+                index.insert(s.session.clone(), s.info.clone());
+            }
+        }
+        batch.push(p.event);
+        if batch.len() == BATCH {
+            flush(&mut batch, &mut index, items)?;
+        }
+    }
+    flush(&mut batch, &mut index, items)
+}
+
+fn put_time(out: &mut Vec<u8>, time: Option<DateTime<Utc>>) {
+    match time {
+        Some(t) => {
+            out.push(1);
+            wire::u64(out, t.timestamp() as u64);
+            wire::u64(out, u64::from(t.timestamp_subsec_nanos()));
+        }
+        None => out.push(0),
+    }
+}
+
+fn get_time(r: &mut wire::Reader<'_>) -> std::io::Result<Option<DateTime<Utc>>> {
+    Ok(match r.u8()? {
+        0 => None,
+        _ => {
+            let secs = r.u64()? as i64;
+            let nanos = r.u64()? as u32;
+            Some(DateTime::from_timestamp(secs, nanos).ok_or_else(|| bad("time"))?)
+        }
+    })
 }
 
 /// What one worker returns for one file.
@@ -478,14 +791,18 @@ struct FileResult {
     /// Terminate/ResumeSession events: they wait for the complete session index.
     pending: Vec<SsmEvent>,
     /// Sessions started in this file, with the key of their StartSession.
-    started: Vec<(SortKey, String, crate::mapping::sessions::SessionInfo)>,
+    started: Vec<(SortKey, String, SessionInfo)>,
 }
 
+/// Is the event in the time window and the account and region filters?
 fn in_window(cfg: &ReplayConfig, ev: &SsmEvent) -> bool {
-    match ev.time {
-        Some(t) => cfg.since.is_none_or(|s| t >= s) && cfg.until.is_none_or(|u| t < u),
-        None => true,
-    }
+    let scope = (cfg.accounts.is_empty() || cfg.accounts.contains(&ev.account))
+        && (cfg.regions.is_empty() || cfg.regions.contains(&ev.region));
+    scope
+        && match ev.time {
+            Some(t) => cfg.since.is_none_or(|s| t >= s) && cfg.until.is_none_or(|u| t < u),
+            None => true,
+        }
 }
 
 fn item(cfg: &ReplayConfig, sessions: &Sessions, ev: &SsmEvent) -> Item {
@@ -503,7 +820,7 @@ fn item(cfg: &ReplayConfig, sessions: &Sessions, ev: &SsmEvent) -> Item {
         Ok(j) if !cfg.keep_unchanged && j.change == Change::Unchanged => {
             let disagree =
                 matches!(fid, Some(Agreement::Disagrees(_))).then(|| ev.event_id.clone());
-            ItemKind::Unchanged(ev.action.name(), fid, disagree)
+            ItemKind::Unchanged(ev.action, fid, disagree)
         }
         judged => ItemKind::Row(Box::new(row_of(ev, judged)), fid),
     };
@@ -537,20 +854,105 @@ fn process_file(cfg: &ReplayConfig, input: &Input, no_sessions: &Sessions) -> Fi
     }
 }
 
-/// Runs a replay over the listed inputs. `progress` is called after each file with the bytes
-/// it decompressed, and must be cheap.
-pub fn run(cfg: &ReplayConfig, listing: &Listing, progress: &(dyn Fn(u64) + Sync)) -> ReplayOutput {
-    let no_sessions = Sessions::default();
-    let results: Vec<FileResult> = listing
-        .inputs
-        .par_iter()
-        .map(|input| {
-            let r = process_file(cfg, input, &no_sessions);
-            progress(r.outcome.stats.bytes);
-            r
-        })
-        .collect();
+/// Memory for events on their way to the report before they go to temporary files.
+const ITEM_BUDGET: usize = 48 << 20;
+/// Memory for Terminate/ResumeSession events waiting for the session index.
+const PENDING_BUDGET: usize = 16 << 20;
+/// Memory for the session index (successful StartSessions) before it goes to temporary files.
+const STARTS_BUDGET: usize = 16 << 20;
+/// How many disagreeing event IDs the fidelity keeps (the rest are counted).
+const MAX_DISAGREEING: usize = 1000;
 
+/// Why a replay stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error(transparent)]
+    Spill(#[from] SpillError),
+}
+
+/// Everything the per-file results add up to, gathered as they arrive.
+struct Collector {
+    summary: Summary,
+    totals: FileStats,
+    /// Per input (listing order): its problems.
+    problems: Vec<Vec<FileProblem>>,
+    items: SortedSpill<Item>,
+    /// Terminate/ResumeSession events, by the session they name.
+    pending: SortedSpill<Pending>,
+    /// Successful StartSessions, by session ID and order: the session index, joined with
+    /// `pending` once every file is read.
+    starts: SortedSpill<Start>,
+    session_events: u64,
+}
+
+impl Collector {
+    fn add_file(&mut self, index: usize, input: &Input, r: FileResult) -> Result<(), SpillError> {
+        let name = input.display();
+        let o = r.outcome;
+        self.totals.add(&o.stats);
+        let problems = &mut self.problems[index];
+        for m in o.record_errors {
+            problems.push(FileProblem {
+                file: name.clone(),
+                message: m,
+                fatal: false,
+            });
+        }
+        if o.fatal.is_none() && o.stats.records == o.stats.not_records {
+            self.summary.files.without_records += 1;
+        }
+        match o.fatal {
+            Some(m) => {
+                self.summary.files.failed += 1;
+                problems.push(FileProblem {
+                    file: name,
+                    message: m,
+                    fatal: true,
+                });
+            }
+            None => self.summary.files.read += 1,
+        }
+        self.session_events += (r.items.len() + r.pending.len()) as u64;
+        for it in r.items {
+            self.items.push(it)?;
+        }
+        for ev in r.pending {
+            self.pending.push(Pending {
+                session: mapping::session_id_of(&ev).unwrap_or_default().into(),
+                event: ev,
+            })?;
+        }
+        for (key, id, info) in r.started {
+            self.starts.push(Start {
+                session: id.into(),
+                key: StartKey {
+                    time: key.time,
+                    file: key.file,
+                    record: key.record,
+                },
+                info,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs a replay over the listed inputs and hands every row to `sink`, in event order.
+/// `progress` is called after each file with its index in the listing and the bytes it
+/// decompressed, and must be cheap.
+///
+/// Memory stays flat as events grow: rows and counts on their way to the report, and
+/// Terminate/ResumeSession events waiting for the session index, go to temporary files under
+/// `cfg.temp_dir` past a budget, and are merged back in order. What stays proportional to the
+/// events is the session index (one entry per started session). A `sink` error (a closed pipe)
+/// stops the writing, not the counting: it is returned in [`ReplayOutput::write_error`].
+pub fn run(
+    cfg: &ReplayConfig,
+    listing: &Listing,
+    progress: &(dyn Fn(usize, u64) + Sync),
+    sink: &mut dyn FnMut(&Row) -> std::io::Result<()>,
+) -> Result<ReplayOutput, ReplayError> {
+    let area = TempArea::new(cfg.temp_dir.clone());
     let mut summary = Summary {
         baseline: if cfg.baseline.is_some() {
             "policy"
@@ -561,14 +963,6 @@ pub fn run(cfg: &ReplayConfig, listing: &Listing, progress: &(dyn Fn(u64) + Sync
         verified: cfg.decode.verify,
         ..Summary::default()
     };
-    let mut problems: Vec<FileProblem> = Vec::new();
-    for e in &listing.errors {
-        problems.push(FileProblem {
-            file: String::new(),
-            message: e.clone(),
-            fatal: true,
-        });
-    }
     summary.files.listing_errors = listing.errors.len() as u64;
     for (_, reason) in &listing.skipped {
         *summary
@@ -578,82 +972,76 @@ pub fn run(cfg: &ReplayConfig, listing: &Listing, progress: &(dyn Fn(u64) + Sync
             .or_default() += 1;
     }
     summary.files.found = listing.inputs.len() as u64;
-    let mut totals = FileStats::default();
-    let mut items: Vec<Item> = Vec::with_capacity(
-        results
-            .iter()
-            .map(|r| r.items.len() + r.pending.len())
-            .sum(),
+    summary.files.pruned = listing.pruned_files;
+    summary.files.pruned_directories = listing.pruned_directories;
+    let mut c = Collector {
+        summary,
+        totals: FileStats::default(),
+        problems: (0..listing.inputs.len()).map(|_| Vec::new()).collect(),
+        items: SortedSpill::new(area.clone(), ITEM_BUDGET),
+        pending: SortedSpill::new(area.clone(), PENDING_BUDGET),
+        starts: SortedSpill::new(area.clone(), STARTS_BUDGET),
+        session_events: 0,
+    };
+
+    // Files are decoded and evaluated in parallel; results come back through a bounded channel
+    // as they are ready, so at most a few files' results are in flight.
+    let no_sessions = Sessions::default();
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, FileResult)>(
+        2 * rayon::current_num_threads().max(1),
     );
-    let mut pending: Vec<SsmEvent> = Vec::new();
-    // The session index: for each ID, the first StartSession in event order.
-    let mut started: HashMap<String, (SortKey, crate::mapping::sessions::SessionInfo)> =
-        HashMap::new();
-    for (input, r) in listing.inputs.iter().zip(results) {
-        let name = input.display();
-        let o = r.outcome;
-        totals.add(&o.stats);
-        for m in o.record_errors {
-            problems.push(FileProblem {
-                file: name.clone(),
-                message: m,
-                fatal: false,
-            });
-        }
-        if o.fatal.is_none() && o.stats.records == o.stats.not_records {
-            summary.files.without_records += 1;
-        }
-        match o.fatal {
-            Some(m) => {
-                summary.files.failed += 1;
-                problems.push(FileProblem {
-                    file: name.clone(),
-                    message: m,
-                    fatal: true,
+    let mut failed: Option<SpillError> = None;
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            listing
+                .inputs
+                .par_iter()
+                .enumerate()
+                .for_each_with(tx, |tx, (i, input)| {
+                    let r = process_file(cfg, input, &no_sessions);
+                    progress(i, r.outcome.stats.bytes);
+                    let _ = tx.send((i, r));
                 });
-            }
-            None => summary.files.read += 1,
-        }
-        items.extend(r.items);
-        pending.extend(r.pending);
-        for (key, id, info) in r.started {
-            match started.get(&id) {
-                Some((k, _)) if *k <= key => {}
-                _ => {
-                    started.insert(id, (key, info));
+        });
+        for (i, r) in rx {
+            if failed.is_none() {
+                if let Err(e) = c.add_file(i, &listing.inputs[i], r) {
+                    failed = Some(e);
                 }
             }
         }
+    });
+    if let Some(e) = failed {
+        return Err(e.into());
     }
-    summary.records = totals;
-    summary.ssm_session_events = (items.len() + pending.len()) as u64;
-    let sessions = Sessions::from_map(
-        started
-            .into_iter()
-            .map(|(id, (_, info))| (id, info))
-            .collect(),
-    );
-    let ended: Vec<Item> = pending
-        .into_par_iter()
-        .map(|ev| item(cfg, &sessions, &ev))
-        .collect();
-    items.extend(ended);
 
-    // Event order; duplicate event IDs keep their first copy.
-    items.par_sort_unstable_by(|a, b| a.key.cmp(&b.key));
-    let mut seen: HashSet<Box<str>> = HashSet::with_capacity(items.len());
+    let mut summary = c.summary;
+    summary.records = c.totals;
+    summary.ssm_session_events = c.session_events;
+    let mut items = c.items;
+    join_sessions(cfg, c.pending, c.starts, &mut items)?;
+
+    // Event order; duplicate event IDs keep their first copy. Copies of one event share its
+    // time, so the IDs seen are kept for the current time only.
+    let mut merged = items.finish()?;
+    let mut current_time: Option<Option<DateTime<Utc>>> = None;
+    let mut seen_now: HashSet<Box<str>> = HashSet::new();
     let mut fidelity = cfg.baseline.as_ref().map(|_| Fidelity::default());
-    let mut rows = Vec::with_capacity(items.len());
-    let mut unchanged: std::collections::BTreeMap<&'static str, u64> = Default::default();
-    for it in items {
+    let mut tally = Tally::default();
+    let mut write_error: Option<std::io::Error> = None;
+    while let Some(it) = merged.next_item()? {
+        if current_time != Some(it.key.time) {
+            current_time = Some(it.key.time);
+            seen_now.clear();
+        }
         // Records without an eventID are never treated as duplicates of each other.
-        if !it.key.event_id.is_empty() && !seen.insert(it.key.event_id.clone()) {
+        if !it.key.event_id.is_empty() && !seen_now.insert(it.key.event_id.clone()) {
             summary.duplicates += 1;
             continue;
         }
         let (fid, event_id) = match &it.kind {
-            ItemKind::Row(r, fid) => (fid.as_ref(), Some(r.event_id.clone())),
-            ItemKind::Unchanged(_, fid, id) => (fid.as_ref(), id.clone()),
+            ItemKind::Row(r, fid) => (fid.as_ref(), Some(r.event_id.as_str())),
+            ItemKind::Unchanged(_, fid, id) => (fid.as_ref(), id.as_deref()),
             ItemKind::OutsideWindow => (None, None),
         };
         if let (Some(f), Some(agreement)) = (fidelity.as_mut(), fid) {
@@ -661,20 +1049,39 @@ pub fn run(cfg: &ReplayConfig, listing: &Listing, progress: &(dyn Fn(u64) + Sync
                 Agreement::Agrees => f.agree += 1,
                 Agreement::Disagrees(why) => {
                     f.disagree += 1;
-                    f.disagreeing
-                        .push(format!("{} ({why})", event_id.unwrap_or_default()));
+                    if f.disagreeing.len() < MAX_DISAGREEING {
+                        f.disagreeing
+                            .push(format!("{} ({why})", event_id.unwrap_or_default()));
+                    }
                 }
                 Agreement::Uncertain => f.uncertain += 1,
             }
         }
         match it.kind {
-            ItemKind::Row(r, _) => rows.push(*r),
-            ItemKind::Unchanged(action, _, _) => *unchanged.entry(action).or_default() += 1,
+            ItemKind::Row(r, _) => {
+                tally.add_row(&r);
+                if write_error.is_none() {
+                    if let Err(e) = sink(&r) {
+                        write_error = Some(e);
+                    }
+                }
+            }
+            ItemKind::Unchanged(action, _, _) => tally.add_unchanged(action.name()),
             ItemKind::OutsideWindow => summary.outside_window += 1,
         }
     }
     summary.fidelity = fidelity;
-    summary.count_rows(&rows, &unchanged);
+    tally.apply(&mut summary);
+    let mut problems: Vec<FileProblem> = listing
+        .errors
+        .iter()
+        .map(|e| FileProblem {
+            file: String::new(),
+            message: e.clone(),
+            fatal: true,
+        })
+        .collect();
+    problems.extend(c.problems.into_iter().flatten());
     summary.errors = problems
         .iter()
         .map(|p| {
@@ -685,11 +1092,11 @@ pub fn run(cfg: &ReplayConfig, listing: &Listing, progress: &(dyn Fn(u64) + Sync
             }
         })
         .collect();
-    ReplayOutput {
-        rows,
+    Ok(ReplayOutput {
         summary,
         problems,
-    }
+        write_error,
+    })
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use flate2::bufread::MultiGzDecoder;
 
 /// A file to read, or stdin.
@@ -48,9 +49,123 @@ impl SkipReason {
 #[derive(Debug, Default)]
 pub struct Listing {
     pub inputs: Vec<Input>,
+    /// Each input's size on disk (0 for stdin), for the progress bar's estimate.
+    pub sizes: Vec<u64>,
     pub skipped: Vec<(PathBuf, SkipReason)>,
     /// Paths that could not be listed (missing, unreadable directory, symlink loop).
     pub errors: Vec<String>,
+    /// Log files left out by their S3-layout path (date, account, region), not opened.
+    pub pruned_files: u64,
+    /// Directories of the S3 layout left out whole (day, month, year, account or region).
+    pub pruned_directories: u64,
+}
+
+/// What the CloudTrail S3 layout lets a directory walk leave out:
+/// `AWSLogs/[o-ORG/]ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/ACCOUNT_CloudTrail_REGION_YYYYMMDDTHHmmZ_X.json.gz`
+/// (CloudTrail User Guide, "Finding your CloudTrail log files"). The time in a file's name is
+/// its delivery time, after every event in it.
+#[derive(Debug, Clone, Default)]
+pub struct Prune {
+    /// Files delivered before this hold only older events: not read.
+    pub from: Option<DateTime<Utc>>,
+    /// Files delivered at or after this are not read.
+    pub to: Option<DateTime<Utc>>,
+    /// Only these accounts (empty: all).
+    pub accounts: Vec<String>,
+    /// Only these regions (empty: all).
+    pub regions: Vec<String>,
+}
+
+impl Prune {
+    fn active(&self) -> bool {
+        self.from.is_some()
+            || self.to.is_some()
+            || !self.accounts.is_empty()
+            || !self.regions.is_empty()
+    }
+
+    fn account_ok(&self, a: &str) -> bool {
+        self.accounts.is_empty() || self.accounts.iter().any(|x| x == a)
+    }
+
+    fn region_ok(&self, r: &str) -> bool {
+        self.regions.is_empty() || self.regions.iter().any(|x| x == r)
+    }
+
+    /// Does a period [start, end) meet the delivery window?
+    fn period_ok(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> bool {
+        self.from.is_none_or(|f| end > f) && self.to.is_none_or(|t| start < t)
+    }
+
+    /// Should this directory of the layout be walked?
+    fn keep_dir(&self, path: &Path) -> bool {
+        let parts: Vec<&str> = path
+            .components()
+            .filter_map(|c| c.as_os_str().to_str())
+            .collect();
+        let Some(ct) = parts.iter().rposition(|p| *p == "CloudTrail") else {
+            // An account directory: AWSLogs/ACCOUNT or AWSLogs/o-ORG/ACCOUNT.
+            if let [.., parent, name] = parts.as_slice() {
+                let is_account = name.len() == 12 && name.bytes().all(|b| b.is_ascii_digit());
+                if is_account && (*parent == "AWSLogs" || parent.starts_with("o-")) {
+                    return self.account_ok(name);
+                }
+            }
+            return true;
+        };
+        if ct >= 1 && parts[ct - 1].len() == 12 && !self.account_ok(parts[ct - 1]) {
+            return false;
+        }
+        let below = &parts[ct + 1..];
+        if let Some(region) = below.first() {
+            if !self.region_ok(region) {
+                return false;
+            }
+        }
+        let num = |i: usize| below.get(i).and_then(|s| s.parse::<u32>().ok());
+        let period = match (num(1), num(2), num(3)) {
+            (Some(y), Some(m), Some(d)) => {
+                NaiveDate::from_ymd_opt(y as i32, m, d).map(|s| (s, s + chrono::Days::new(1)))
+            }
+            (Some(y), Some(m), None) => {
+                NaiveDate::from_ymd_opt(y as i32, m, 1).map(|s| (s, s + chrono::Months::new(1)))
+            }
+            (Some(y), None, None) => {
+                NaiveDate::from_ymd_opt(y as i32, 1, 1).map(|s| (s, s + chrono::Months::new(12)))
+            }
+            _ => None,
+        };
+        match period {
+            Some((s, e)) => self.period_ok(midnight(s), midnight(e)),
+            None => true,
+        }
+    }
+
+    /// Should this log file be read? Decided by its name when it is a CloudTrail file name.
+    fn keep_file(&self, path: &Path) -> bool {
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        let parts: Vec<&str> = name.split('_').collect();
+        let [account, "CloudTrail", region, time, ..] = parts.as_slice() else {
+            return true;
+        };
+        if !self.account_ok(account) || !self.region_ok(region) {
+            return false;
+        }
+        match NaiveDateTime::parse_from_str(time, "%Y%m%dT%H%MZ") {
+            Ok(t) => {
+                let t = t.and_utc();
+                self.from.is_none_or(|f| t >= f) && self.to.is_none_or(|to| t < to)
+            }
+            Err(_) => true,
+        }
+    }
+}
+
+fn midnight(d: NaiveDate) -> DateTime<Utc> {
+    d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc()
 }
 
 fn skip_reason(path: &Path, explicit: bool) -> Option<SkipReason> {
@@ -88,6 +203,12 @@ fn skip_reason(path: &Path, explicit: bool) -> Option<SkipReason> {
 
 /// Expands paths: files as given (digests still skipped), directories walked in sorted order.
 pub fn list(paths: &[PathBuf]) -> Listing {
+    list_pruned(paths, &Prune::default())
+}
+
+/// Like [`list`], leaving out the parts of the S3 layout that `prune` rules out (in walked
+/// directories only: files named on the command line are always read).
+pub fn list_pruned(paths: &[PathBuf], prune: &Prune) -> Listing {
     let mut out = Listing::default();
     for p in paths {
         if p.as_os_str() == "-" {
@@ -108,13 +229,26 @@ pub fn list(paths: &[PathBuf]) -> Listing {
             }
             continue;
         }
+        let mut pruned_dirs = 0u64;
         let walker = walkdir::WalkDir::new(p)
             .follow_links(true)
-            .sort_by_file_name();
+            .sort_by_file_name()
+            .into_iter()
+            .filter_entry(|e| {
+                if !prune.active() || e.depth() == 0 || !e.file_type().is_dir() {
+                    return true;
+                }
+                let keep = prune.keep_dir(e.path());
+                if !keep {
+                    pruned_dirs += 1;
+                }
+                keep
+            });
         for entry in walker {
             match entry {
                 Ok(e) if e.file_type().is_file() => match skip_reason(e.path(), false) {
                     Some(r) => out.skipped.push((e.path().to_path_buf(), r)),
+                    None if prune.active() && !prune.keep_file(e.path()) => out.pruned_files += 1,
                     None => out.inputs.push(Input::File(e.path().to_path_buf())),
                 },
                 Ok(_) => {}
@@ -134,7 +268,16 @@ pub fn list(paths: &[PathBuf]) -> Listing {
                 }
             }
         }
+        out.pruned_directories += pruned_dirs;
     }
+    out.sizes = out
+        .inputs
+        .iter()
+        .map(|i| match i {
+            Input::File(p) => std::fs::metadata(p).map_or(0, |m| m.len()),
+            Input::Stdin => 0,
+        })
+        .collect();
     out
 }
 

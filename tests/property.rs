@@ -718,13 +718,21 @@ proptest! {
             until: None,
             decode: Default::default(),
             keep_unchanged: true,
+            temp_dir: dir.path().to_path_buf(),
+            accounts: vec![],
+            regions: vec![],
         };
         let listing = trailreplay::source::list(&[dir.path().to_path_buf()]);
-        let out = replay::run(&cfg, &listing, &|_| {});
+        let mut rows = Vec::new();
+        let out = replay::run(&cfg, &listing, &|_, _| {}, &mut |r| {
+            rows.push(r.event_id.clone());
+            Ok(())
+        })
+        .expect("replay");
         let s = &out.summary;
         prop_assert_eq!(s.ssm_session_events, s.duplicates + s.outside_window + s.rows);
         prop_assert_eq!(s.rows, s.evaluated + s.skipped);
-        let seen: HashSet<&str> = out.rows.iter().map(|r| r.event_id.as_str()).collect();
+        let seen: HashSet<&str> = rows.iter().map(String::as_str).collect();
         for (id, file, rewritten) in &expected {
             if seen.contains(id.as_str()) || *rewritten {
                 continue;

@@ -3,6 +3,7 @@
 
 use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
 
 use super::{error, warning, ExitCode};
 use crate::cli::{FailOn, ReplayArgs, ReplayFormat, MAX_THREADS};
@@ -10,7 +11,7 @@ use crate::config::{self, ConfigError};
 use crate::decode::DecodeOptions;
 use crate::mapping::Inventory;
 use crate::replay::{self, ReplayConfig};
-use crate::report::{self, Row};
+use crate::report::{self, Row, RowWriter};
 use crate::sanitize::for_terminal;
 use crate::source;
 use crate::timefmt;
@@ -85,46 +86,107 @@ fn build_config(a: &ReplayArgs) -> Result<ReplayConfig, ConfigError> {
             ..DecodeOptions::default()
         },
         keep_unchanged: a.all,
+        temp_dir: a.temp_dir.clone().unwrap_or_else(std::env::temp_dir),
+        accounts: a.accounts.clone(),
+        regions: a.regions.clone(),
     })
 }
 
-fn write_report(a: &ReplayArgs, rows: &[&Row], summary_text: &str) -> std::io::Result<()> {
-    let body = |w: &mut dyn Write| -> std::io::Result<()> {
-        match a.format {
-            ReplayFormat::Csv => report::write_csv(w, rows),
-            ReplayFormat::Jsonl => report::write_jsonl(w, rows),
-            ReplayFormat::Summary => w.write_all(summary_text.as_bytes()),
-        }
-    };
-    match &a.output {
-        Some(path) => {
-            // Written under a temporary name and renamed when whole: an interrupted run never
-            // leaves a report that looks complete.
-            let mut tmp = path.clone().into_os_string();
-            tmp.push(".partial");
-            let tmp = std::path::PathBuf::from(tmp);
-            let written = File::create(&tmp).and_then(|f| {
-                let mut w = BufWriter::new(f);
-                body(&mut w)?;
-                w.flush()
-            });
-            match written.and_then(|_| std::fs::rename(&tmp, path)) {
-                Ok(()) => Ok(()),
-                Err(e) => {
-                    let _ = std::fs::remove_file(&tmp);
-                    Err(e)
-                }
-            }
-        }
-        None => {
-            // Streamed, not buffered whole; a closed pipe (`| head`) is a clean end.
-            let mut w = BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-            match body(&mut w).and_then(|_| w.flush()) {
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-                other => other,
-            }
+/// What the S3 layout lets the walk leave out: files delivered more than the session lookback
+/// before `--since` (a file's name holds its delivery time, after its events; a few minutes
+/// more for the minute the name rounds down to), or more than the delivery margin after
+/// `--until`, and other accounts' and regions' folders.
+fn prune(a: &ReplayArgs, cfg: &ReplayConfig) -> source::Prune {
+    source::Prune {
+        from: cfg
+            .since
+            .map(|s| s - replay::SESSION_LOOKBACK - chrono::Duration::minutes(5)),
+        to: cfg
+            .until
+            .map(|u| u + chrono::Duration::hours(i64::from(a.delivery_margin))),
+        accounts: a.accounts.clone(),
+        regions: a.regions.clone(),
+    }
+}
+
+/// Where the report goes: stdout, or a file written under a temporary name and renamed when
+/// whole, so that an interrupted run never leaves a report that looks complete.
+enum Destination {
+    Stdout(BufWriter<std::io::Stdout>),
+    File {
+        partial: PathBuf,
+        path: PathBuf,
+        w: BufWriter<File>,
+    },
+}
+
+impl Write for Destination {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Destination::Stdout(w) => w.write(buf),
+            Destination::File { w, .. } => w.write(buf),
         }
     }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Destination::Stdout(w) => w.flush(),
+            Destination::File { w, .. } => w.flush(),
+        }
+    }
+}
+
+fn partial_name(path: &Path) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(".partial");
+    PathBuf::from(p)
+}
+
+fn open_report(a: &ReplayArgs) -> std::io::Result<RowWriter<Destination>> {
+    let dest = match &a.output {
+        Some(path) => {
+            let partial = partial_name(path);
+            let f = File::create(&partial)?;
+            Destination::File {
+                partial,
+                path: path.clone(),
+                w: BufWriter::with_capacity(1 << 16, f),
+            }
+        }
+        None => Destination::Stdout(BufWriter::with_capacity(1 << 16, std::io::stdout())),
+    };
+    match a.format {
+        ReplayFormat::Csv => RowWriter::csv(dest),
+        ReplayFormat::Jsonl => Ok(RowWriter::Jsonl(dest)),
+        ReplayFormat::Summary => Ok(RowWriter::Nothing(dest)),
+    }
+}
+
+/// Flushes the report (and the summary table for `--format summary`) and puts a file in
+/// place. A closed stdout is a clean end.
+fn close_report(w: RowWriter<Destination>, summary_text: Option<&str>) -> std::io::Result<()> {
+    let mut dest = w.into_inner()?;
+    if let Some(t) = summary_text {
+        dest.write_all(t.as_bytes())?;
+    }
+    dest.flush()?;
+    if let Destination::File { partial, path, w } = dest {
+        drop(w);
+        std::fs::rename(&partial, &path)?;
+    }
+    Ok(())
+}
+
+/// Removes the temporary files and a partial report on Ctrl-C or SIGTERM, then exits with 130.
+fn on_interrupt(partial: Option<PathBuf>) {
+    let _ = ctrlc::set_handler(move || {
+        for p in crate::spill::temp_paths() {
+            let _ = std::fs::remove_dir_all(p);
+        }
+        if let Some(p) = &partial {
+            let _ = std::fs::remove_file(p);
+        }
+        std::process::exit(130);
+    });
 }
 
 /// Sets the worker pool's size: 1 to 4 × the cores, at most [`MAX_THREADS`] (clap checks the
@@ -157,29 +219,61 @@ pub fn run(a: ReplayArgs) -> ExitCode {
             return ExitCode::Trouble;
         }
     };
-    let listing = source::list(&a.paths);
-    let total_files = listing.inputs.len() as u64;
+    let listing = source::list_pruned(&a.paths, &prune(&a, &cfg));
+    let total_bytes: u64 = listing.sizes.iter().sum();
     // A progress bar on stderr, drawn only when stderr is a terminal (indicatif hides it
-    // otherwise); it counts files and decompressed bytes.
-    let bar = if std::io::stderr().is_terminal() && total_files > 1 {
-        indicatif::ProgressBar::new(total_files)
+    // otherwise): bytes of the files read so far, with an estimate of the time left.
+    let bar = if std::io::stderr().is_terminal() && listing.inputs.len() > 1 {
+        indicatif::ProgressBar::new(total_bytes)
     } else {
         indicatif::ProgressBar::hidden()
     };
     bar.set_style(
         indicatif::ProgressStyle::with_template(
-            "trailreplay: {bar:30} {pos}/{len} files, {msg} decompressed, {elapsed}",
+            "trailreplay: {bar:30} {binary_bytes}/{binary_total_bytes} read, {msg} files, {elapsed} (about {eta} left)",
         )
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let bytes = std::sync::atomic::AtomicU64::new(0);
-    let progress = |n: u64| {
-        let total = bytes.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n;
-        bar.set_message(indicatif::HumanBytes(total).to_string());
-        bar.inc(1);
+    let files_done = std::sync::atomic::AtomicU64::new(0);
+    let total_files = listing.inputs.len();
+    let progress = |index: usize, _decompressed: u64| {
+        let n = files_done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        bar.set_message(format!("{n}/{total_files}"));
+        bar.inc(listing.sizes.get(index).copied().unwrap_or(0));
     };
-    let out = replay::run(&cfg, &listing, &progress);
+    on_interrupt(a.output.as_deref().map(partial_name));
+    let mut writer = match open_report(&a) {
+        Ok(w) => w,
+        Err(e) => {
+            error(&format!(
+                "{}: cannot write the report: {e}",
+                a.output
+                    .as_ref()
+                    .map(|p| partial_name(p).display().to_string())
+                    .unwrap_or_else(|| "stdout".to_string())
+            ));
+            return ExitCode::Trouble;
+        }
+    };
+    let keep_all = a.all;
+    let result = replay::run(&cfg, &listing, &progress, &mut |row: &Row| {
+        if keep_all || row.change != "unchanged" {
+            writer.write(row)
+        } else {
+            Ok(())
+        }
+    });
     bar.finish_and_clear();
+    let out = match result {
+        Ok(o) => o,
+        Err(e) => {
+            if let Some(p) = &a.output {
+                let _ = std::fs::remove_file(partial_name(p));
+            }
+            error(&e.to_string());
+            return ExitCode::Trouble;
+        }
+    };
     for p in &out.problems {
         let msg = if p.file.is_empty() {
             p.message.clone()
@@ -198,21 +292,28 @@ pub fn run(a: ReplayArgs) -> ExitCode {
             out.summary.records.verify_misses
         ));
     }
-    let selected: Vec<&Row> = out
-        .rows
-        .iter()
-        .filter(|r| a.all || r.change != "unchanged")
-        .collect();
-    let summary_text = out.summary.render();
-    if let Err(e) = write_report(&a, &selected, &summary_text) {
-        error(&format!(
-            "{}: cannot write the report: {e}",
-            a.output
-                .as_ref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_else(|| "stdout".to_string())
-        ));
-        return ExitCode::Trouble;
+    let summary_text = (a.format == ReplayFormat::Summary).then(|| out.summary.render());
+    let written = match &out.write_error {
+        Some(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Some(e) => Err(std::io::Error::new(e.kind(), e.to_string())),
+        None => close_report(writer, summary_text.as_deref()),
+    };
+    match written {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe && a.output.is_none() => {}
+        Err(e) => {
+            if let Some(p) = &a.output {
+                let _ = std::fs::remove_file(partial_name(p));
+            }
+            error(&format!(
+                "{}: cannot write the report: {e}",
+                a.output
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|| "stdout".to_string())
+            ));
+            return ExitCode::Trouble;
+        }
+        Ok(()) => {}
     }
     if let Some(path) = &a.summary {
         let written = serde_json::to_string_pretty(&out.summary)

@@ -11,7 +11,9 @@ use crate::timefmt;
 pub const SSM_SOURCE: &str = "ssm.amazonaws.com";
 
 /// The five Session Manager actions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum SsmAction {
     StartSession,
     TerminateSession,
@@ -55,6 +57,10 @@ impl SsmAction {
     fn entry(self) -> &'static (SsmAction, &'static str, &'static str) {
         &ACTIONS[self as usize]
     }
+    /// The action numbered `i` in enum order (for compact temporary files).
+    pub fn from_index(i: u8) -> Option<SsmAction> {
+        ACTIONS.get(usize::from(i)).map(|(a, _, _)| *a)
+    }
     pub fn name(self) -> &'static str {
         self.entry().1
     }
@@ -64,7 +70,7 @@ impl SsmAction {
 }
 
 /// The caller, as `userIdentity` records it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Identity {
     pub kind: Option<String>,
     pub principal_id: Option<String>,
@@ -83,7 +89,7 @@ pub struct Identity {
 }
 
 /// A Session Manager event, owned, with what it needs for replay.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SsmEvent {
     pub file: Arc<str>,
     /// Index of the record in its file, from 0.

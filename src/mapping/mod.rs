@@ -210,10 +210,13 @@ pub fn map_event(
             let arn = format!("arn:{part}:ssm:{region}:{account}:session/{id}");
             let tags = match sessions.get(id) {
                 Some(s) => {
-                    session_target = Some(s.target.clone());
+                    session_target = Some(s.target.to_string());
                     TagState::known([
-                        ("aws:ssmmessages:target-id", s.target.clone()),
-                        ("aws:ssmmessages:session-id", s.starter_principal_id.clone()),
+                        ("aws:ssmmessages:target-id", s.target.to_string()),
+                        (
+                            "aws:ssmmessages:session-id",
+                            s.starter_principal_id.to_string(),
+                        ),
                     ])
                 }
                 None => TagState::Unknown,
@@ -268,6 +271,19 @@ fn recorded_denial(ev: &SsmEvent) -> Option<denial::Denial> {
         return None;
     }
     denial::parse(ev.error_message.as_deref()?)
+}
+
+/// The session a Terminate/ResumeSession event names: `requestParameters.sessionId`, or for a
+/// denied call logged without request parameters, the session ARN in the error message.
+pub fn session_id_of(ev: &SsmEvent) -> Option<String> {
+    if let Some(id) = ev.request_session_id.as_deref().filter(|s| !s.is_empty()) {
+        return Some(id.to_string());
+    }
+    recovered_denial(ev)
+        .ok()
+        .flatten()
+        .and_then(|d| d.resource)
+        .and_then(|r| r.split_once(":session/").map(|(_, id)| id.to_string()))
 }
 
 /// The kind of policy and the way AWS's access-denied message says it denied, if it says.

@@ -5,20 +5,21 @@
 //! files and days (Systems Manager User Guide, "Allow a user to end only sessions they started").
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::decode::{SsmAction, SsmEvent};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a session's start tells: its target and the starter's principal ID.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct SessionInfo {
-    pub target: String,
-    pub starter_principal_id: String,
-    pub starter_arn: String,
+    pub target: Arc<str>,
+    pub starter_principal_id: Arc<str>,
 }
 
 /// Sessions by ID.
 #[derive(Debug, Default)]
 pub struct Sessions {
-    by_id: HashMap<String, SessionInfo>,
+    by_id: HashMap<Box<str>, SessionInfo>,
 }
 
 impl Sessions {
@@ -37,15 +38,14 @@ impl Sessions {
         Some((
             id.to_string(),
             SessionInfo {
-                target: target.to_string(),
-                starter_principal_id: pid.to_string(),
-                starter_arn: ev.identity.arn.clone().unwrap_or_default(),
+                target: Arc::from(target),
+                starter_principal_id: Arc::from(pid),
             },
         ))
     }
 
     /// Builds the index from sessions already chosen, one per ID.
-    pub fn from_map(by_id: HashMap<String, SessionInfo>) -> Sessions {
+    pub fn from_map(by_id: HashMap<Box<str>, SessionInfo>) -> Sessions {
         Sessions { by_id }
     }
 

@@ -59,6 +59,55 @@ pub const COLUMNS: [&str; 19] = [
 ];
 
 impl Row {
+    /// Approximate memory the row holds (for the replay's memory budget).
+    pub fn footprint(&self) -> usize {
+        // Each string's allocation, rounded up as allocators do, plus their headers.
+        std::mem::size_of::<Row>()
+            + self
+                .cells()
+                .iter()
+                .map(|c| {
+                    if c.is_empty() {
+                        0
+                    } else {
+                        c.len().div_ceil(16) * 16 + 16
+                    }
+                })
+                .sum::<usize>()
+    }
+
+    /// Writes the row for a temporary file (see [`crate::spill`]).
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        for c in self.cells() {
+            crate::spill::wire::str(out, c);
+        }
+    }
+
+    /// Reads back what [`Row::encode`] wrote.
+    pub fn decode(r: &mut crate::spill::wire::Reader<'_>) -> std::io::Result<Row> {
+        Ok(Row {
+            event_id: r.string()?,
+            event_time: r.string()?,
+            event_name: r.string()?,
+            account: r.string()?,
+            region: r.string()?,
+            principal_arn: r.string()?,
+            principal_type: r.string()?,
+            source_ip: r.string()?,
+            target: r.string()?,
+            session_id: r.string()?,
+            resources: r.string()?,
+            error_code: r.string()?,
+            baseline: r.string()?,
+            candidate: r.string()?,
+            change: r.string()?,
+            candidate_reason: r.string()?,
+            baseline_reason: r.string()?,
+            file: r.string()?,
+            recorded_reason: r.string()?,
+        })
+    }
+
     fn cells(&self) -> [&str; 19] {
         [
             &self.event_id,
@@ -84,19 +133,61 @@ impl Row {
     }
 }
 
-/// Writes RFC 4180 CSV with a header. Cells a spreadsheet would run as a formula are
-/// neutralised with a leading `'`; caller-controlled text can reach any column.
-pub fn write_csv<W: Write>(out: W, rows: &[&Row]) -> std::io::Result<()> {
-    let mut w = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(out);
-    w.write_record(COLUMNS).map_err(io_error)?;
-    for r in rows {
-        let cells = r.cells().map(for_spreadsheet);
-        w.write_record(cells.iter().map(|c| c.as_bytes()))
-            .map_err(io_error)?;
+/// Writes rows one at a time as they come, in a report format.
+pub enum RowWriter<W: Write> {
+    /// RFC 4180 CSV with a header. Cells a spreadsheet would run as a formula are neutralised
+    /// with a leading `'`; caller-controlled text can reach any column.
+    Csv(Box<csv::Writer<W>>),
+    /// One JSON object per line.
+    Jsonl(W),
+    /// No rows (the summary is written by the caller).
+    Nothing(W),
+}
+
+impl<W: Write> RowWriter<W> {
+    /// A CSV writer; the header is written at once.
+    pub fn csv(out: W) -> std::io::Result<RowWriter<W>> {
+        let mut w = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::CRLF)
+            .from_writer(out);
+        w.write_record(COLUMNS).map_err(io_error)?;
+        Ok(RowWriter::Csv(Box::new(w)))
     }
-    w.flush()
+
+    pub fn write(&mut self, r: &Row) -> std::io::Result<()> {
+        match self {
+            RowWriter::Csv(w) => {
+                let cells = r.cells().map(for_spreadsheet);
+                w.write_record(cells.iter().map(|c| c.as_bytes()))
+                    .map_err(io_error)
+            }
+            RowWriter::Jsonl(w) => {
+                serde_json::to_writer(&mut *w, r)?;
+                w.write_all(b"\n")
+            }
+            RowWriter::Nothing(_) => Ok(()),
+        }
+    }
+
+    /// Flushes and returns the writer.
+    pub fn into_inner(self) -> std::io::Result<W> {
+        match self {
+            RowWriter::Csv(w) => w.into_inner().map_err(|e| e.into_error()),
+            RowWriter::Jsonl(mut w) | RowWriter::Nothing(mut w) => {
+                w.flush()?;
+                Ok(w)
+            }
+        }
+    }
+}
+
+/// Writes RFC 4180 CSV with a header (see [`RowWriter::Csv`]).
+pub fn write_csv<W: Write>(out: W, rows: &[&Row]) -> std::io::Result<()> {
+    let mut w = RowWriter::csv(out)?;
+    for r in rows {
+        w.write(r)?;
+    }
+    w.into_inner().map(|_| ())
 }
 
 /// The I/O error inside a CSV error keeps its kind (a closed pipe must stay `BrokenPipe`).
@@ -108,12 +199,12 @@ fn io_error(e: csv::Error) -> std::io::Error {
 }
 
 /// Writes one JSON object per line.
-pub fn write_jsonl<W: Write>(mut out: W, rows: &[&Row]) -> std::io::Result<()> {
+pub fn write_jsonl<W: Write>(out: W, rows: &[&Row]) -> std::io::Result<()> {
+    let mut w = RowWriter::Jsonl(out);
     for r in rows {
-        serde_json::to_writer(&mut out, r)?;
-        out.write_all(b"\n")?;
+        w.write(r)?;
     }
-    out.flush()
+    w.into_inner().map(|_| ())
 }
 
 #[cfg(test)]

@@ -26,6 +26,10 @@ pub struct FilesSummary {
     pub listing_errors: u64,
     /// Files read that held no CloudTrail record (empty, or other JSON).
     pub without_records: u64,
+    /// Log files left out unread by their S3-layout path (`--since`/`--until`/`--account`/
+    /// `--region`), beside whole directories left out.
+    pub pruned: u64,
+    pub pruned_directories: u64,
 }
 
 #[derive(Debug, Default, Clone, Serialize)]
@@ -52,6 +56,121 @@ pub struct PrincipalCounts {
     pub newly_denied: u64,
     pub newly_allowed: u64,
     pub uncertain: u64,
+}
+
+/// Counts gathered one row at a time while a replay streams its rows out; [`Tally::apply`]
+/// writes them into the summary. Memory grows with the principals, targets and skip reasons
+/// seen, not with the events.
+#[derive(Debug, Default)]
+pub struct Tally {
+    principals: BTreeMap<String, PrincipalCounts>,
+    targets: BTreeMap<String, u64>,
+    changes: BTreeMap<String, u64>,
+    by_action: BTreeMap<(String, String), u64>,
+    skipped_reasons: BTreeMap<String, u64>,
+    /// Unchanged events counted without a row, per action.
+    pub unchanged: BTreeMap<String, u64>,
+    rows: u64,
+    evaluated: u64,
+    skipped: u64,
+}
+
+impl Tally {
+    /// Counts one row.
+    pub fn add_row(&mut self, r: &Row) {
+        self.rows += 1;
+        *self.changes.entry(r.change.clone()).or_default() += 1;
+        *self
+            .by_action
+            .entry((r.event_name.clone(), r.change.clone()))
+            .or_default() += 1;
+        if r.change == Change::Skipped.as_str() {
+            self.skipped += 1;
+            *self
+                .skipped_reasons
+                .entry(r.candidate_reason.clone())
+                .or_default() += 1;
+            return;
+        }
+        self.evaluated += 1;
+        if r.change != Change::Unchanged.as_str() {
+            let p = self
+                .principals
+                .entry(r.principal_arn.clone())
+                .or_insert_with(|| PrincipalCounts {
+                    principal: r.principal_arn.clone(),
+                    ..Default::default()
+                });
+            match r.change.as_str() {
+                "newly_denied" => p.newly_denied += 1,
+                "newly_allowed" => p.newly_allowed += 1,
+                _ => p.uncertain += 1,
+            }
+            if !r.target.is_empty() {
+                *self.targets.entry(r.target.clone()).or_default() += 1;
+            }
+        }
+    }
+
+    /// Counts an unchanged event that has no row.
+    pub fn add_unchanged(&mut self, action: &str) {
+        match self.unchanged.get_mut(action) {
+            Some(n) => *n += 1,
+            None => {
+                self.unchanged.insert(action.to_string(), 1);
+            }
+        }
+    }
+
+    /// Writes the counts into the summary.
+    pub fn apply(self, summary: &mut Summary) {
+        for c in Change::ALL {
+            summary.changes.insert(c.as_str().to_string(), 0);
+        }
+        let mut changes = self.changes;
+        let mut by_action = self.by_action;
+        let unchanged_total: u64 = self.unchanged.values().sum();
+        for (action, n) in self.unchanged {
+            *by_action
+                .entry((action, Change::Unchanged.as_str().to_string()))
+                .or_default() += n;
+        }
+        *changes
+            .entry(Change::Unchanged.as_str().to_string())
+            .or_default() += unchanged_total;
+        summary.evaluated += self.evaluated + unchanged_total;
+        summary.skipped += self.skipped;
+        for (k, n) in self.skipped_reasons {
+            *summary.skipped_reasons.entry(k).or_default() += n;
+        }
+        for (k, n) in changes {
+            *summary.changes.entry(k).or_default() += n;
+        }
+        for ((action, change), n) in by_action {
+            *summary
+                .by_action
+                .entry(action)
+                .or_default()
+                .entry(change)
+                .or_default() += n;
+        }
+        summary.rows = self.rows + unchanged_total;
+        let mut ps: Vec<PrincipalCounts> = self.principals.into_values().collect();
+        ps.sort_by(|a, b| {
+            (b.newly_denied + b.newly_allowed + b.uncertain)
+                .cmp(&(a.newly_denied + a.newly_allowed + a.uncertain))
+                .then_with(|| a.principal.cmp(&b.principal))
+        });
+        ps.truncate(TOP);
+        summary.top_principals = ps;
+        let mut ts: Vec<(String, u64)> = self.targets.into_iter().collect();
+        ts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        ts.truncate(TOP);
+        summary.top_targets = ts
+            .into_iter()
+            .map(|(target, events)| TargetCount { target, events })
+            .collect();
+    }
 }
 
 #[derive(Debug, Default, Clone, Serialize)]
@@ -83,82 +202,16 @@ const TOP: usize = 10;
 impl Summary {
     /// Fills the row-derived counts: `rows`, plus `unchanged` events not kept as rows, counted
     /// by action.
+    /// Counts a list of rows and the unchanged events kept only as counts (per action).
     pub fn count_rows(&mut self, rows: &[Row], unchanged: &BTreeMap<&str, u64>) {
-        for c in Change::ALL {
-            self.changes.insert(c.as_str().to_string(), 0);
-        }
-        let mut principals: BTreeMap<&str, PrincipalCounts> = BTreeMap::new();
-        let mut targets: BTreeMap<&str, u64> = BTreeMap::new();
-        let mut changes: BTreeMap<&str, u64> = BTreeMap::new();
-        let mut by_action: BTreeMap<(&str, &str), u64> = BTreeMap::new();
+        let mut t = Tally::default();
         for r in rows {
-            *changes.entry(&r.change).or_default() += 1;
-            *by_action.entry((&r.event_name, &r.change)).or_default() += 1;
-            if r.change == Change::Skipped.as_str() {
-                self.skipped += 1;
-                *self
-                    .skipped_reasons
-                    .entry(r.candidate_reason.clone())
-                    .or_default() += 1;
-                continue;
-            }
-            self.evaluated += 1;
-            let interesting = r.change != Change::Unchanged.as_str();
-            if interesting {
-                let p = principals
-                    .entry(&r.principal_arn)
-                    .or_insert_with(|| PrincipalCounts {
-                        principal: r.principal_arn.clone(),
-                        ..Default::default()
-                    });
-                match r.change.as_str() {
-                    "newly_denied" => p.newly_denied += 1,
-                    "newly_allowed" => p.newly_allowed += 1,
-                    _ => p.uncertain += 1,
-                }
-                if !r.target.is_empty() {
-                    *targets.entry(&r.target).or_default() += 1;
-                }
-            }
+            t.add_row(r);
         }
-        let unchanged_total: u64 = unchanged.values().sum();
         for (action, n) in unchanged {
-            *by_action
-                .entry((action, Change::Unchanged.as_str()))
-                .or_default() += n;
+            *t.unchanged.entry(action.to_string()).or_default() += n;
         }
-        *changes.entry(Change::Unchanged.as_str()).or_default() += unchanged_total;
-        self.evaluated += unchanged_total;
-        for (k, n) in changes {
-            *self.changes.entry(k.to_string()).or_default() += n;
-        }
-        for ((action, change), n) in by_action {
-            *self
-                .by_action
-                .entry(action.to_string())
-                .or_default()
-                .entry(change.to_string())
-                .or_default() += n;
-        }
-        self.rows = rows.len() as u64 + unchanged_total;
-        let mut ps: Vec<PrincipalCounts> = principals.into_values().collect();
-        ps.sort_by(|a, b| {
-            (b.newly_denied + b.newly_allowed + b.uncertain)
-                .cmp(&(a.newly_denied + a.newly_allowed + a.uncertain))
-                .then_with(|| a.principal.cmp(&b.principal))
-        });
-        ps.truncate(TOP);
-        self.top_principals = ps;
-        let mut ts: Vec<(String, u64)> = targets
-            .into_iter()
-            .map(|(t, n)| (t.to_string(), n))
-            .collect();
-        ts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        ts.truncate(TOP);
-        self.top_targets = ts
-            .into_iter()
-            .map(|(target, events)| TargetCount { target, events })
-            .collect();
+        t.apply(self);
     }
 
     /// The readable table.
@@ -178,6 +231,13 @@ impl Summary {
         );
         for (reason, n) in &f.skipped {
             let _ = writeln!(s, "  skipped: {n} {reason}");
+        }
+        if f.pruned + f.pruned_directories > 0 {
+            let _ = writeln!(
+                s,
+                "  pruned by path (not opened): {} files, {} directories",
+                f.pruned, f.pruned_directories
+            );
         }
         let r = &self.records;
         // The same unit as the progress bar (binary: KiB, MiB, GiB).
