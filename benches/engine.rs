@@ -329,6 +329,7 @@ fn pipeline(c: &mut Criterion) {
         decode: DecodeOptions::default(),
         keep_unchanged: false,
         temp_dir: std::env::temp_dir(),
+        memory_budget: trailreplay::replay::DEFAULT_MEMORY_BUDGET,
         accounts: vec![],
         regions: vec![],
     };

@@ -164,6 +164,11 @@ pub struct ReplayArgs {
     /// temporary directory); they are removed on success, on failure and on Ctrl-C
     #[arg(long = "temp-dir", value_name = "DIR")]
     pub temp_dir: Option<PathBuf>,
+    /// Memory for buffered events, in MiB, before they go to temporary files (peak memory is
+    /// about this plus 80 MiB)
+    #[arg(long = "memory", value_name = "MIB", default_value_t = 80,
+          value_parser = clap::value_parser!(u32).range(1..=65536))]
+    pub memory: u32,
     /// Log files or directories (walked recursively); `-` reads stdin
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,

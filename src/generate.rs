@@ -246,7 +246,11 @@ pub fn run(a: &GenerateOptions) -> Result<String, GenerateError> {
     // Open sessions with their start time: Session Manager ends a session after at most 24
     // hours (maximum session duration), so only sessions started within 20 hours are ended
     // or resumed.
-    let mut open_sessions: Vec<(String, chrono::DateTime<Utc>)> = Vec::new();
+    // Sessions belong to an account and region: a TerminateSession ends a session of its own.
+    let mut open_by_scope: std::collections::HashMap<
+        (usize, usize),
+        Vec<(String, chrono::DateTime<Utc>)>,
+    > = std::collections::HashMap::new();
     let mut written = 0usize;
     let mut ssm = 0usize;
     let mut bytes = 0u64;
@@ -290,6 +294,9 @@ pub fn run(a: &GenerateOptions) -> Result<String, GenerateError> {
                     )
                 });
                 let denied = denied_message.as_deref().map(|m| ("AccessDenied", m));
+                let open_sessions = open_by_scope
+                    .entry((f % accounts, (f / accounts) % regions))
+                    .or_default();
                 open_sessions.retain(|(_, started)| t - *started < Duration::hours(20));
                 if roll < 55 || open_sessions.is_empty() {
                     let sid = if c.user_name.is_empty() {

@@ -46,6 +46,10 @@ pub struct ReplayConfig {
     pub keep_unchanged: bool,
     /// Where temporary files go when a replay outgrows its memory budget.
     pub temp_dir: std::path::PathBuf,
+    /// Memory for events buffered on their way to the report, in bytes (estimated); past it
+    /// they go to temporary files. Split: 60% rows and counts, 20% waiting
+    /// Terminate/ResumeSession events, 20% the session index.
+    pub memory_budget: usize,
     /// Only events of these accounts (`recipientAccountId`) and regions (`awsRegion`); empty:
     /// all.
     pub accounts: Vec<String>,
@@ -854,12 +858,8 @@ fn process_file(cfg: &ReplayConfig, input: &Input, no_sessions: &Sessions) -> Fi
     }
 }
 
-/// Memory for events on their way to the report before they go to temporary files.
-const ITEM_BUDGET: usize = 48 << 20;
-/// Memory for Terminate/ResumeSession events waiting for the session index.
-const PENDING_BUDGET: usize = 16 << 20;
-/// Memory for the session index (successful StartSessions) before it goes to temporary files.
-const STARTS_BUDGET: usize = 16 << 20;
+/// The default of [`ReplayConfig::memory_budget`].
+pub const DEFAULT_MEMORY_BUDGET: usize = 80 << 20;
 /// How many disagreeing event IDs the fidelity keeps (the rest are counted).
 const MAX_DISAGREEING: usize = 1000;
 
@@ -978,9 +978,9 @@ pub fn run(
         summary,
         totals: FileStats::default(),
         problems: (0..listing.inputs.len()).map(|_| Vec::new()).collect(),
-        items: SortedSpill::new(area.clone(), ITEM_BUDGET),
-        pending: SortedSpill::new(area.clone(), PENDING_BUDGET),
-        starts: SortedSpill::new(area.clone(), STARTS_BUDGET),
+        items: SortedSpill::new(area.clone(), cfg.memory_budget / 10 * 6),
+        pending: SortedSpill::new(area.clone(), cfg.memory_budget / 10 * 2),
+        starts: SortedSpill::new(area.clone(), cfg.memory_budget / 10 * 2),
         session_events: 0,
     };
 

@@ -8,4 +8,5 @@ mod gate;
 mod layout;
 mod property;
 mod replay;
+mod scale;
 mod seed;

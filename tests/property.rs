@@ -676,6 +676,8 @@ proptest! {
     #[test]
     fn damaged_archives_lose_nothing_silently(
         files in proptest::collection::vec((1usize..30, any::<bool>(), damage()), 1..5),
+        // A tiny memory budget sends everything through temporary files.
+        budget in prop_oneof![Just(2048usize), Just(trailreplay::replay::DEFAULT_MEMORY_BUDGET)],
     ) {
         use trailreplay::replay::{self, ReplayConfig};
         let dir = tempfile::tempdir().expect("tmp");
@@ -719,6 +721,7 @@ proptest! {
             decode: Default::default(),
             keep_unchanged: true,
             temp_dir: dir.path().to_path_buf(),
+            memory_budget: budget,
             accounts: vec![],
             regions: vec![],
         };

@@ -87,6 +87,7 @@ fn build_config(a: &ReplayArgs) -> Result<ReplayConfig, ConfigError> {
         },
         keep_unchanged: a.all,
         temp_dir: a.temp_dir.clone().unwrap_or_else(std::env::temp_dir),
+        memory_budget: (a.memory as usize) << 20,
         accounts: a.accounts.clone(),
         regions: a.regions.clone(),
     })
