@@ -136,6 +136,9 @@ fn account(i: usize) -> String {
     format!("{:012}", 987_654_321_098u64 + i as u64 * 1_111_111)
 }
 
+/// A session's ID and start time.
+type OpenSession = (String, chrono::DateTime<Utc>);
+
 struct Caller {
     identity: String,
     /// `userIdentity.arn`, as AWS's access-denied messages name the caller.
