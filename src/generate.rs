@@ -250,10 +250,8 @@ pub fn run(a: &GenerateOptions) -> Result<String, GenerateError> {
     // hours (maximum session duration), so only sessions started within 20 hours are ended
     // or resumed.
     // Sessions belong to an account and region: a TerminateSession ends a session of its own.
-    let mut open_by_scope: std::collections::HashMap<
-        (usize, usize),
-        Vec<(String, chrono::DateTime<Utc>)>,
-    > = std::collections::HashMap::new();
+    let mut open_by_scope: std::collections::HashMap<(usize, usize), Vec<OpenSession>> =
+        std::collections::HashMap::new();
     let mut written = 0usize;
     let mut ssm = 0usize;
     let mut bytes = 0u64;
