@@ -99,7 +99,7 @@ fn stack(p: &CompiledPolicy) -> PolicyStack<'_> {
 }
 
 fn start_request(tagged: bool) -> Request {
-    let mut ctx = Context::new(true);
+    let mut ctx = Context::replayed();
     ctx.set("aws:username", "alice");
     ctx.set("aws:userid", "AIDAALICEEXAMPLE00001");
     let tags = if tagged {
@@ -132,7 +132,7 @@ fn requests(c: &mut Criterion) {
         let s = stack(&admin);
         b.iter(|| evaluate(&s, black_box(&req), &unknown))
     });
-    let mut ctx = Context::new(true);
+    let mut ctx = Context::replayed();
     ctx.set("aws:username", "alice");
     let term = Request::new(
         "ssm:TerminateSession",

@@ -1127,7 +1127,7 @@ mod tests {
                     "arn:aws:ec2:r:1:instance/i-1",
                     TagState::none(),
                 )],
-                Context::new(true),
+                Context::replayed(),
             ),
             session_target: None,
             session_id: None,

@@ -82,7 +82,7 @@ pub fn action_warning(action: &str) -> Option<String> {
 
 impl Simulation {
     pub fn request(&self) -> Request {
-        let mut ctx = Context::new(false);
+        let mut ctx = Context::simulated();
         for (k, v) in &self.context {
             ctx.push(k, v.clone());
         }

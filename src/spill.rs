@@ -71,7 +71,7 @@ pub mod wire {
         out.extend_from_slice(s.as_bytes());
     }
 
-    /// Reads back what [`u64`] and [`str`] wrote.
+    /// Reads back what [`u64()`] and [`str()`] wrote.
     pub struct Reader<'a> {
         pub bytes: &'a [u8],
     }

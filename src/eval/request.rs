@@ -89,12 +89,24 @@ fn lower(key: &str) -> Cow<'static, str> {
 }
 
 impl Context {
-    pub fn new(missing_is_unknown: bool) -> Context {
+    fn new(missing_is_unknown: bool) -> Context {
         Context {
             values: Vec::with_capacity(32),
             missing_is_unknown,
             absent_prefixes: Vec::new(),
         }
+    }
+
+    /// The context of a replayed event: a key the mapping did not set is one the log cannot
+    /// tell, so it is unknown (unless AWS never puts it in a Session Manager call's context).
+    pub fn replayed() -> Context {
+        Context::new(true)
+    }
+
+    /// The context of a simulated request: a key not given is absent, as in AWS's policy
+    /// simulator.
+    pub fn simulated() -> Context {
+        Context::new(false)
     }
     fn slot(&mut self, key: Cow<'static, str>) -> &mut KeyValue {
         match self.values.iter().position(|(k, _)| *k == key) {
@@ -256,7 +268,7 @@ mod tests {
 
     #[test]
     fn key_states_in_a_replay_context() {
-        let mut ctx = Context::new(true);
+        let mut ctx = Context::replayed();
         ctx.set("aws:username", "alice");
         ctx.absent_prefixes.push("aws:requesttag/");
         assert!(env_state(&ctx, "aws:username").starts_with("Present"));
@@ -277,7 +289,7 @@ mod tests {
         assert_eq!(env_state(&ctx, "aws:sourcevpc"), "Unknown");
         // Another service's key may be a cross-service global key: not ruled out.
         assert_eq!(env_state(&ctx, "ec2:sourceinstancearn"), "Unknown");
-        let sim = Context::new(false);
+        let sim = Context::simulated();
         assert_eq!(
             env_state(&sim, "aws:principalorgid"),
             "Absent",

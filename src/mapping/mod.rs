@@ -393,7 +393,7 @@ fn known(v: impl Into<String>) -> KeyValue {
 /// The condition context of an event (AWS-NOTES and IAM User Guide, "AWS global condition
 /// context keys"). Keys not set here are unknown.
 fn build_context(ev: &SsmEvent, p: &Principal, time: chrono::DateTime<chrono::Utc>) -> Context {
-    let mut c = Context::new(true);
+    let mut c = Context::replayed();
     let id = &ev.identity;
     match id.principal_id.as_deref() {
         Some(pid) => c.put_new("aws:userid", known(pid)),
