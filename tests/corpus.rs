@@ -1,6 +1,10 @@
 //! The policy-language corpus: each file in `tests/corpus/` is one case (policies, request,
-//! expected decision) citing the AWS behaviour it checks. Add a case by adding a file.
+//! expected decision) citing the AWS behaviour it checks. Add a case by adding a file; a field
+//! the reader does not know is an error (a misspelt `expect_deciding` must not pass silently).
 
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
 use serde_json::Value;
 use trailreplay::eval::Decision;
 use trailreplay::policy::{compile_document, CompiledPolicy};
@@ -8,14 +12,49 @@ use trailreplay::simulate::Simulation;
 
 use crate::common::root;
 
+/// A context value: one string, or several for a multivalued key.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ContextValue {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// A statement expected among the deciding ones: `policy1.json` is the first of `policies`,
+/// `scp1.json` the first SCP, `boundary`, `session`.
+#[derive(Deserialize, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+struct Deciding {
+    policy: String,
+    statement: usize,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Case {
+    name: String,
+    cites: String,
+    policies: Vec<Value>,
+    #[serde(default)]
+    scps: Vec<Value>,
+    #[serde(default)]
+    session: Vec<Value>,
+    boundary: Option<Value>,
+    action: String,
+    resources: Vec<String>,
+    #[serde(default)]
+    context: BTreeMap<String, ContextValue>,
+    #[serde(default)]
+    unknown: Vec<String>,
+    expect: String,
+    expect_unknown_keys: Option<Vec<String>>,
+    expect_deciding: Option<Vec<Deciding>>,
+}
+
 fn compile(name: &str, v: &Value) -> CompiledPolicy {
     let c = compile_document(name, v);
     assert!(c.errors.is_empty(), "{name}: {:?}", c.errors);
     c.policy.expect("compiled")
-}
-
-fn list(v: Option<&Value>) -> Vec<Value> {
-    v.and_then(Value::as_array).cloned().unwrap_or_default()
 }
 
 #[test]
@@ -29,80 +68,82 @@ fn corpus() {
     files.sort();
     assert!(files.len() >= 50, "corpus has {} cases", files.len());
     let mut failures = Vec::new();
+    let mut with_deciding = 0;
     for f in &files {
         let text = std::fs::read_to_string(f).expect("read case");
-        let case: Value = serde_json::from_str(&text).expect("case is JSON");
-        let name = case["name"].as_str().expect("name").to_string();
+        let case: Case = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{}: not a corpus case: {e}", f.display()));
+        let name = case.name.clone();
         assert!(
-            case["cites"].as_str().is_some_and(|c| !c.is_empty()),
+            !case.cites.is_empty(),
             "{name}: every case cites the behaviour it checks"
         );
-        let policies = list(case.get("policies"))
-            .iter()
-            .enumerate()
-            .map(|(i, p)| compile(&format!("policy{}", i + 1), p))
-            .collect();
-        let scps = list(case.get("scps"))
-            .iter()
-            .enumerate()
-            .map(|(i, p)| compile(&format!("scp{}", i + 1), p))
-            .collect();
-        let session = list(case.get("session"))
-            .iter()
-            .map(|p| compile("session", p))
-            .collect();
-        let boundary = case.get("boundary").map(|b| compile("boundary", b));
         let mut context = Vec::new();
-        if let Some(obj) = case["context"].as_object() {
-            for (k, v) in obj {
-                match v {
-                    Value::Array(a) => {
-                        for x in a {
-                            context.push((k.clone(), x.as_str().expect("string").to_string()))
-                        }
-                    }
-                    Value::String(s) => context.push((k.clone(), s.clone())),
-                    other => panic!("{name}: context value {other}"),
+        for (k, v) in &case.context {
+            match v {
+                ContextValue::One(s) => context.push((k.clone(), s.clone())),
+                ContextValue::Many(a) => {
+                    context.extend(a.iter().map(|x| (k.clone(), x.clone())));
                 }
             }
         }
         let sim = Simulation {
-            action: case["action"].as_str().expect("action").to_string(),
-            resources: list(case.get("resources"))
+            action: case.action.clone(),
+            resources: case.resources.clone(),
+            policies: case
+                .policies
                 .iter()
-                .map(|r| r.as_str().expect("resource").to_string())
+                .enumerate()
+                .map(|(i, p)| compile(&format!("policy{}.json", i + 1), p))
                 .collect(),
-            policies,
-            scps,
-            boundary,
-            session,
+            scps: case
+                .scps
+                .iter()
+                .enumerate()
+                .map(|(i, p)| compile(&format!("scp{}.json", i + 1), p))
+                .collect(),
+            boundary: case.boundary.as_ref().map(|b| compile("boundary", b)),
+            session: case.session.iter().map(|p| compile("session", p)).collect(),
             context,
-            unknown: list(case.get("unknown"))
-                .iter()
-                .map(|k| k.as_str().expect("key").to_string())
-                .collect(),
+            unknown: case.unknown.clone(),
         };
         let e = sim.run();
-        let expect = case["expect"].as_str().expect("expect");
-        if e.decision.as_str() != expect {
+        if e.decision.as_str() != case.expect {
             failures.push(format!(
-                "{name}: expected {expect}, got {} ({})",
-                e.decision, e.reason
+                "{name}: expected {}, got {} ({})",
+                case.expect, e.decision, e.reason
             ));
         }
-        if let Some(keys) = case.get("expect_unknown_keys").and_then(Value::as_array) {
-            let want: Vec<String> = keys
-                .iter()
-                .map(|k| k.as_str().expect("key").to_lowercase())
-                .collect();
+        if let Some(keys) = &case.expect_unknown_keys {
+            let want: Vec<String> = keys.iter().map(|k| k.to_lowercase()).collect();
             let got: Vec<String> = e.unknown_keys.iter().map(|k| k.to_lowercase()).collect();
             if want != got {
                 failures.push(format!("{name}: unknown keys {got:?}, expected {want:?}"));
+            }
+        }
+        if let Some(want) = &case.expect_deciding {
+            with_deciding += 1;
+            let got: Vec<Deciding> = e
+                .deciding
+                .iter()
+                .map(|d| Deciding {
+                    policy: d.policy.to_string(),
+                    statement: d.statement,
+                })
+                .collect();
+            if &got != want {
+                failures.push(format!(
+                    "{name}: deciding statements {got:?}, expected {want:?}"
+                ));
             }
         }
         if e.decision == Decision::Indeterminate && e.unknown_keys.is_empty() {
             failures.push(format!("{name}: indeterminate without naming its keys"));
         }
     }
+    assert!(
+        with_deciding >= 5,
+        "{with_deciding} cases name their deciding statements"
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
