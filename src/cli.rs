@@ -166,7 +166,7 @@ pub struct ReplayArgs {
     pub temp_dir: Option<PathBuf>,
     /// Memory for buffered events, in MiB, before they go to temporary files (peak memory is
     /// about this plus 80 MiB)
-    #[arg(long = "memory", value_name = "MIB", default_value_t = 80,
+    #[arg(long = "memory", value_name = "MIB", default_value_t = 64,
           value_parser = clap::value_parser!(u32).range(1..=65536))]
     pub memory: u32,
     /// Log files or directories (walked recursively); `-` reads stdin

@@ -728,7 +728,7 @@ fn join_sessions(
     starts: SortedSpill<Start>,
     items: &mut SortedSpill<Item>,
 ) -> Result<(), SpillError> {
-    const BATCH: usize = 4096;
+    const BATCH: usize = 1024;
     let mut starts = starts.finish()?;
     let mut pending = pending.finish()?;
     let mut next_start = starts.next_item()?;
@@ -859,7 +859,7 @@ fn process_file(cfg: &ReplayConfig, input: &Input, no_sessions: &Sessions) -> Fi
 }
 
 /// The default of [`ReplayConfig::memory_budget`].
-pub const DEFAULT_MEMORY_BUDGET: usize = 80 << 20;
+pub const DEFAULT_MEMORY_BUDGET: usize = 64 << 20;
 /// How many disagreeing event IDs the fidelity keeps (the rest are counted).
 const MAX_DISAGREEING: usize = 1000;
 
