@@ -81,13 +81,13 @@ fn fail_on_gates_ci() {
     assert_eq!(quick_start(&["--fail-on", "any"]).code, 1);
 }
 
-#[test]
-fn baseline_policy_set_and_fidelity() {
+/// The quick start with a baseline policy set: every row as JSON lines, and the JSON summary.
+fn with_baseline(baseline: &str) -> (crate::common::Run, Value) {
     let dir = tempdir();
     let s = dir.path().join("summary.json");
     let r = quick_start(&[
         "--baseline",
-        "samples/policies/authorization-details.json",
+        baseline,
         "--summary",
         s.to_str().expect("utf8"),
         "--format",
@@ -97,6 +97,12 @@ fn baseline_policy_set_and_fidelity() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     let v: Value =
         serde_json::from_str(&std::fs::read_to_string(&s).expect("summary")).expect("JSON");
+    (r, v)
+}
+
+#[test]
+fn baseline_policy_set_and_fidelity() {
+    let (r, v) = with_baseline("samples/policies/authorization-details.json");
     assert_eq!(v["baseline"], "policy");
     assert_eq!(v["fidelity"]["agree"], 14);
     assert_eq!(v["fidelity"]["disagree"], 0);
@@ -448,20 +454,7 @@ fn exports_as_people_save_them() {
 fn fidelity_compares_the_kind_of_policy_aws_named() {
     // AWS's message says Bob's start met an explicit deny in an identity-based policy; a
     // baseline that merely fails to allow it reproduces the outcome but not the reason.
-    let dir = tempdir();
-    let s = dir.path().join("summary.json");
-    let r = quick_start(&[
-        "--baseline",
-        "samples/policies/seed-1-specific-instances.json",
-        "--summary",
-        s.to_str().expect("utf8"),
-        "--format",
-        "jsonl",
-        "--all",
-    ]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let v: Value =
-        serde_json::from_str(&std::fs::read_to_string(&s).expect("summary")).expect("JSON");
+    let (r, v) = with_baseline("samples/policies/seed-1-specific-instances.json");
     let disagreeing: Vec<&str> = v["fidelity"]["disagreeing"]
         .as_array()
         .expect("list")
