@@ -243,11 +243,14 @@ pub struct SortedSpill<T> {
     buffer: Vec<T>,
     bytes: usize,
     runs: Vec<PathBuf>,
+    /// The run being sorted and written in the background (at most one at a time, so memory
+    /// stays within twice the budget while the caller goes on filling the next buffer).
+    writing: Option<std::thread::JoinHandle<Result<PathBuf, SpillError>>>,
 }
 
 impl<T> SortedSpill<T>
 where
-    T: Ord + Codec + Footprint + Send,
+    T: Ord + Codec + Footprint + Send + 'static,
 {
     pub fn new(area: TempArea, budget: usize) -> SortedSpill<T> {
         SortedSpill {
@@ -256,7 +259,19 @@ where
             buffer: Vec::new(),
             bytes: 0,
             runs: Vec::new(),
+            writing: None,
         }
+    }
+
+    /// Waits for the run being written, if any.
+    fn join_writer(&mut self) -> Result<(), SpillError> {
+        if let Some(h) = self.writing.take() {
+            let path = h
+                .join()
+                .map_err(|_| self.area.err(io::Error::other("the writer thread failed")))??;
+            self.runs.push(path);
+        }
+        Ok(())
     }
 
     /// Adds an item; writes a sorted run when the buffer passes the budget.
@@ -270,25 +285,30 @@ where
     }
 
     fn spill(&mut self) -> Result<(), SpillError> {
-        // Sorted on the calling thread: in a replay the worker pool may be blocked handing
-        // results to this thread, and a parallel sort would wait for it.
-        self.buffer.sort_unstable();
-        let (path, file) = self.area.file("run-")?;
-        write_items(&self.buffer, file).map_err(|e| self.area.err(e))?;
-        self.runs.push(path);
-        self.buffer = Vec::new();
+        self.join_writer()?;
+        let mut buffer = std::mem::take(&mut self.buffer);
         self.bytes = 0;
+        let (path, file) = self.area.file("run-")?;
+        let area = self.area.clone();
+        // Sorted and written on a thread of its own (not the worker pool's: in a replay its
+        // threads may be blocked handing results to the caller).
+        self.writing = Some(std::thread::spawn(move || {
+            buffer.sort_unstable();
+            write_items(&buffer, file).map_err(|e| area.err(e))?;
+            Ok(path)
+        }));
         Ok(())
     }
 
-    /// How many runs went to disk.
+    /// How many runs went (or are going) to disk.
     pub fn runs(&self) -> usize {
-        self.runs.len()
+        self.runs.len() + usize::from(self.writing.is_some())
     }
 
     /// Every item, in order.
     pub fn finish(mut self) -> Result<Merged<T>, SpillError> {
         use rayon::slice::ParallelSliceMut;
+        self.join_writer()?;
         // Called once the producers are done: the pool is free.
         self.buffer.par_sort_unstable();
         let mut sources: Vec<Source<T>> = Vec::with_capacity(self.runs.len() + 1);
