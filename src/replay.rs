@@ -487,22 +487,29 @@ struct Item {
     kind: ItemKind,
 }
 
-impl PartialEq for Item {
-    fn eq(&self, other: &Self) -> bool {
-        self.key == other.key
-    }
+/// Orders a type by its `key` field alone (the rest of it is payload).
+macro_rules! ordered_by_key {
+    ($t:ty) => {
+        impl PartialEq for $t {
+            fn eq(&self, other: &Self) -> bool {
+                self.key == other.key
+            }
+        }
+        impl Eq for $t {}
+        impl PartialOrd for $t {
+            fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+                Some(self.cmp(other))
+            }
+        }
+        impl Ord for $t {
+            fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+                self.key.cmp(&other.key)
+            }
+        }
+    };
 }
-impl Eq for Item {}
-impl PartialOrd for Item {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Item {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.key.cmp(&other.key)
-    }
-}
+
+ordered_by_key!(Item);
 
 fn put_agreement(out: &mut Vec<u8>, a: &Option<Agreement>) {
     match a {
@@ -677,46 +684,32 @@ impl Footprint for Start {
 /// A Terminate/ResumeSession event waiting for the session index, ordered by the session it
 /// names.
 struct Pending {
-    session: Box<str>,
+    /// The session, then the event's file and record.
+    key: (Box<str>, Arc<str>, u64),
     event: SsmEvent,
 }
 
-impl PartialEq for Pending {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == std::cmp::Ordering::Equal
-    }
-}
-impl Eq for Pending {}
-impl PartialOrd for Pending {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Pending {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.session
-            .cmp(&other.session)
-            .then_with(|| self.event.file.cmp(&other.event.file))
-            .then_with(|| self.event.record.cmp(&other.event.record))
-    }
-}
+ordered_by_key!(Pending);
 
 impl Codec for Pending {
     fn encode(&self, out: &mut Vec<u8>) {
-        wire::str(out, &self.session);
+        wire::str(out, &self.key.0);
         Json(&self.event).encode(out);
     }
     fn decode(bytes: &[u8]) -> std::io::Result<Self> {
         let mut r = wire::Reader { bytes };
         let session: Box<str> = r.str()?.into();
         let Json(event) = Json::<SsmEvent>::decode(r.bytes)?;
-        Ok(Pending { session, event })
+        Ok(Pending {
+            key: (session, event.file.clone(), event.record),
+            event,
+        })
     }
 }
 
 impl Footprint for Pending {
     fn footprint(&self) -> usize {
-        self.session.len() + self.event.footprint()
+        self.key.0.len() + self.event.footprint()
     }
 }
 
@@ -750,10 +743,10 @@ fn join_sessions(
     };
     while let Some(p) = pending.next_item()? {
         // The first start of this session, in event order, if any.
-        while next_start.as_ref().is_some_and(|s| *s.session < *p.session) {
+        while next_start.as_ref().is_some_and(|s| *s.session < *p.key.0) {
             next_start = starts.next_item()?;
         }
-        if let Some(s) = next_start.as_ref().filter(|s| s.session == p.session) {
+        if let Some(s) = next_start.as_ref().filter(|s| s.session == p.key.0) {
             if !index.contains_key(&s.session) {
                 index.insert(s.session.clone(), s.info.clone());
             }
@@ -918,7 +911,11 @@ impl Collector {
         }
         for ev in r.pending {
             self.pending.push(Pending {
-                session: mapping::session_id_of(&ev).unwrap_or_default().into(),
+                key: (
+                    mapping::session_id_of(&ev).unwrap_or_default().into(),
+                    ev.file.clone(),
+                    ev.record,
+                ),
                 event: ev,
             })?;
         }
