@@ -35,6 +35,18 @@ fn nothing_read_is_an_error_unless_allowed() {
         let ok = replay(&["--allow-empty", d.to_str().expect("utf8")]);
         assert_eq!(ok.code, 0, "{}", ok.stderr);
     }
+    // A `lookup-events` export of other services' calls only: CloudTrail records (inside JSON
+    // strings), not an empty input.
+    let lookup = dir.path().join("lookup");
+    std::fs::create_dir(&lookup).expect("mkdir");
+    let inner = serde_json::json!({"eventVersion": "1.09", "eventSource": "ec2.amazonaws.com",
+        "eventName": "DescribeInstances", "eventTime": "2024-09-02T10:00:00Z", "awsRegion": "us-east-2",
+        "eventID": "x1", "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::1:user/a"}});
+    let export =
+        serde_json::json!({"Events": [{"EventId": "x1", "CloudTrailEvent": inner.to_string()}]});
+    std::fs::write(lookup.join("events.json"), export.to_string()).expect("write");
+    let r = replay(&[lookup.to_str().expect("utf8")]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
     // Policies passed as logs by mistake: JSON, but not one CloudTrail record.
     let r = replay(&["samples/policies"]);
     assert_eq!(r.code, 2, "{}", r.stderr);

@@ -113,7 +113,8 @@ fn finders() -> &'static Finders {
         escape: memmem::Finder::new(b"\\u"),
         session: memmem::Finder::new(b"Session"),
         status: memmem::Finder::new(b"GetConnectionStatus"),
-        event_source: memmem::Finder::new(b"\"eventSource\""),
+        // Unquoted: inside `lookup-events` output the record is a JSON string (`\"eventSource\"`).
+        event_source: memmem::Finder::new(b"eventSource"),
     })
 }
 
