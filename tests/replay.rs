@@ -35,11 +35,7 @@ fn quick_start_csv() {
 fn quick_start_jsonl_all() {
     let r = quick_start(&["--format", "jsonl", "--all"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let rows: Vec<Value> = r
-        .stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("JSON line"))
-        .collect();
+    let rows: Vec<Value> = r.json_lines();
     // 16 session events in the archive, one delivered twice.
     assert_eq!(rows.len(), 15);
     insta::assert_snapshot!("quick_start_jsonl_all", r.stdout);
@@ -138,11 +134,7 @@ fn principal_missing_from_snapshot_is_uncertain() {
         "samples/AWSLogs",
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let rows: Vec<Value> = r
-        .stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("JSON"))
-        .collect();
+    let rows: Vec<Value> = r.json_lines();
     let carol = rows
         .iter()
         .find(|row| {
@@ -317,11 +309,7 @@ fn same_policy_on_both_sides_changes_nothing_even_when_indeterminate() {
         "samples/AWSLogs",
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let rows: Vec<Value> = r
-        .stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("JSON line"))
-        .collect();
+    let rows: Vec<Value> = r.json_lines();
     assert!(
         rows.iter().any(|r| r["candidate"] == "indeterminate"),
         "the case needs indeterminate decisions"
@@ -409,11 +397,7 @@ fn exports_as_people_save_them() {
         "{}",
         r.stderr
     );
-    let rows: Vec<Value> = r
-        .stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("JSON line"))
-        .collect();
+    let rows: Vec<Value> = r.json_lines();
     let ids: Vec<&str> = rows
         .iter()
         .map(|r| r["event_id"].as_str().unwrap_or_default())

@@ -165,14 +165,6 @@ fn assert_same_rows(got: &[Value], want: &[Value], what: &str) {
     }
 }
 
-/// Rows (as JSON) of a replay.
-fn rows(r: &crate::common::Run) -> Vec<Value> {
-    r.stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("JSON line"))
-        .collect()
-}
-
 #[test]
 fn pruning_by_path_keeps_the_window_rows() {
     let dir = tempdir();
@@ -196,14 +188,15 @@ fn pruning_by_path_keeps_the_window_rows() {
     );
     assert_eq!(window.code, 0, "{}", window.stderr);
     let whole = replay(dir.path(), &["--all", "--format", "jsonl"]);
-    let in_window: Vec<Value> = rows(&whole)
+    let in_window: Vec<Value> = whole
+        .json_lines()
         .into_iter()
         .filter(|r| {
             let t = r["event_time"].as_str().unwrap_or_default();
             t >= since && t < until
         })
         .collect();
-    let got = rows(&window);
+    let got = window.json_lines();
     assert!(got.len() > 100, "{} rows", got.len());
     assert_same_rows(
         &got,
@@ -231,12 +224,13 @@ fn pruning_by_path_keeps_the_window_rows() {
         ],
     );
     assert_eq!(only.code, 0, "{}", only.stderr);
-    let only_rows = rows(&only);
+    let only_rows = only.json_lines();
     assert!(!only_rows.is_empty());
     assert!(only_rows
         .iter()
         .all(|r| r["account"] == acct && r["region"] == "us-east-2"));
-    let expected: Vec<Value> = rows(&whole)
+    let expected: Vec<Value> = whole
+        .json_lines()
         .into_iter()
         .filter(|r| r["account"] == acct && r["region"] == "us-east-2")
         .collect();

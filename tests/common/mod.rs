@@ -34,6 +34,16 @@ pub struct Run {
     pub stderr: String,
 }
 
+impl Run {
+    /// Stdout as JSON lines (`--format jsonl`), one value per row.
+    pub fn json_lines(&self) -> Vec<serde_json::Value> {
+        self.stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("JSON line"))
+            .collect()
+    }
+}
+
 pub fn run<I, S>(args: I) -> Run
 where
     I: IntoIterator<Item = S>,
