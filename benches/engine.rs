@@ -14,8 +14,8 @@ use trailreplay::eval::{evaluate, Context, PolicyStack, Request, Resource, TagSt
 use trailreplay::generate::GenerateOptions;
 use trailreplay::policy::condition::{self, KeyState, Operator};
 use trailreplay::policy::pattern::{Pattern, Syntax, VarValue};
+use trailreplay::policy::set::{PolicyInput, PolicySet, PrincipalKind, Resolved};
 use trailreplay::policy::{compile_document, compile_text, CompiledPolicy};
-use trailreplay::policyset::{PolicyInput, PolicySet, PrincipalKind, Resolved};
 
 fn seed(name: &str) -> CompiledPolicy {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))

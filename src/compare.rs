@@ -4,22 +4,36 @@
 //! any other outcome passed authorization) or a second policy set. `uncertain` when either side
 //! is indeterminate or cannot be resolved; `skipped` when the event cannot be evaluated at all.
 
+use std::collections::HashSet;
+
 use serde::Serialize;
 
-use crate::eval::Decision;
+use crate::decode::SsmEvent;
+use crate::eval::decide::{decide, stack_for, Decided, UNKNOWN_TAGS};
+use crate::eval::{self, evaluate, Decision, PolicyKind};
+use crate::mapping::denial::{Layer, Reason};
+use crate::mapping::{self, Mapped, PrincipalType};
+use crate::policy::set::PolicySet;
+use crate::policy::CompiledPolicy;
 
 /// What the candidate changes for one event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Change {
+    /// The candidate denies what the baseline allowed.
     NewlyDenied,
+    /// The candidate allows what the baseline denied.
     NewlyAllowed,
+    /// Either side depends on what the log does not tell.
     Uncertain,
+    /// Both sides agree.
     Unchanged,
+    /// The event cannot be evaluated (the reason says why).
     Skipped,
 }
 
 impl Change {
+    /// Every change, in report order.
     pub const ALL: [Change; 5] = [
         Change::NewlyDenied,
         Change::NewlyAllowed,
@@ -27,6 +41,7 @@ impl Change {
         Change::Unchanged,
         Change::Skipped,
     ];
+    /// The report's word.
     pub fn as_str(self) -> &'static str {
         match self {
             Change::NewlyDenied => "newly_denied",
@@ -41,9 +56,271 @@ impl Change {
 /// A side's outcome, reduced to what comparison needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
+    /// Passed authorization.
     Allowed,
+    /// Failed authorization.
     Denied,
+    /// Depends on what the log does not tell.
     Uncertain,
+}
+
+/// What one side says of an event: a policy set's decision, or the outcome the log recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Decided by a policy set.
+    Evaluated(Decision),
+    /// Recorded in the log: passed authorization (`false`) or was denied (`true`).
+    Recorded {
+        /// The call was denied.
+        denied: bool,
+    },
+}
+
+impl Verdict {
+    /// Every verdict, in a fixed order (see [`Verdict::index`]).
+    pub const ALL: [Verdict; 6] = [
+        Verdict::Evaluated(Decision::Allowed),
+        Verdict::Evaluated(Decision::ExplicitDeny),
+        Verdict::Evaluated(Decision::ImplicitDeny),
+        Verdict::Evaluated(Decision::Indeterminate),
+        Verdict::Recorded { denied: false },
+        Verdict::Recorded { denied: true },
+    ];
+
+    /// The report's word (`allowed`, `implicitDeny`, `denied`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Evaluated(d) => d.as_str(),
+            Verdict::Recorded { denied: true } => "denied",
+            Verdict::Recorded { denied: false } => "allowed",
+        }
+    }
+
+    /// What comparison needs of it.
+    pub fn outcome(self) -> Outcome {
+        match self {
+            Verdict::Evaluated(d) => d.into(),
+            Verdict::Recorded { denied: true } => Outcome::Denied,
+            Verdict::Recorded { denied: false } => Outcome::Allowed,
+        }
+    }
+
+    /// Its place in [`Verdict::ALL`] (for temporary files).
+    pub fn index(self) -> u8 {
+        Verdict::ALL.iter().position(|v| *v == self).unwrap_or(0) as u8
+    }
+
+    /// Inverse of [`Verdict::index`].
+    pub fn from_index(i: u8) -> Option<Verdict> {
+        Verdict::ALL.get(usize::from(i)).copied()
+    }
+}
+
+/// One side of the comparison for an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Side {
+    /// The side's verdict.
+    pub verdict: Verdict,
+    /// Why, in words.
+    pub reason: String,
+    /// For a denial by policies, the kinds of policy that denied.
+    pub denied_by: Vec<(bool, PolicyKind)>,
+}
+
+impl Side {
+    fn outcome(&self) -> Outcome {
+        self.verdict.outcome()
+    }
+}
+
+impl From<Decided> for Side {
+    fn from(d: Decided) -> Side {
+        Side {
+            verdict: Verdict::Evaluated(d.decision),
+            reason: d.reason,
+            denied_by: d.denied_by,
+        }
+    }
+}
+
+/// The side the log recorded.
+pub fn recorded_side(ev: &SsmEvent) -> Side {
+    let denied = recorded(ev.error_code.as_deref()) == Outcome::Denied;
+    let reason = if denied {
+        format!(
+            "recorded {}: {}",
+            ev.error_code.as_deref().unwrap_or(""),
+            ev.error_message.as_deref().unwrap_or("")
+        )
+    } else {
+        match ev.error_code.as_deref() {
+            Some(c) => format!("recorded: passed authorization (failed later with {c})"),
+            None => "recorded: succeeded".to_string(),
+        }
+    };
+    Side {
+        verdict: Verdict::Recorded { denied },
+        reason,
+        denied_by: Vec::new(),
+    }
+}
+
+/// The policies a replay compares: the candidate, the baseline (none: the log's outcomes) and
+/// the SCPs both sides share.
+#[derive(Clone, Copy)]
+pub struct Sides<'a> {
+    /// The proposed policies.
+    pub candidate: &'a PolicySet,
+    /// The policies in force, when given (`--baseline`).
+    pub baseline: Option<&'a PolicySet>,
+    /// SCP levels, root first.
+    pub scps: &'a [CompiledPolicy],
+}
+
+/// An event's verdict before any row is built.
+pub struct Judged {
+    /// The event as the authorization request.
+    pub mapped: Mapped,
+    /// The candidate's side.
+    pub candidate: Side,
+    /// The baseline's side (the log's, without a baseline policy set).
+    pub baseline: Side,
+    /// What the candidate changes.
+    pub change: Change,
+    /// With a baseline policy set: does it reproduce the recorded outcome?
+    pub fidelity: Option<Agreement>,
+}
+
+/// Decides a mapped event on both sides and compares them.
+pub fn judge(sides: Sides<'_>, ev: &SsmEvent, mapped: Mapped) -> Judged {
+    let candidate: Side = decide(sides.candidate, sides.scps, &mapped).into();
+    let recorded = recorded_side(ev);
+    let (baseline, fidelity) = match sides.baseline {
+        Some(b) => {
+            let side: Side = decide(b, sides.scps, &mapped).into();
+            let agreement = agreement(&side, &recorded, ev);
+            (side, Some(agreement))
+        }
+        None => (recorded, None),
+    };
+    let mut change = compare(baseline.outcome(), candidate.outcome());
+    if change == Change::Uncertain {
+        if let Some(b) = sides.baseline {
+            if let Some(settled) = change_in_every_world(sides, b, &mapped) {
+                change = settled;
+            }
+        }
+    }
+    Judged {
+        mapped,
+        candidate,
+        baseline,
+        change,
+        fidelity,
+    }
+}
+
+/// Does the baseline side reproduce the recorded outcome, and for a denial the kind of policy
+/// AWS's message names?
+fn agreement(side: &Side, recorded: &Side, ev: &SsmEvent) -> Agreement {
+    if side.outcome() == Outcome::Uncertain {
+        return Agreement::Uncertain;
+    }
+    if side.outcome() != recorded.outcome() {
+        return Agreement::Disagrees(format!(
+            "recorded {}, baseline {}",
+            recorded.verdict.as_str(),
+            side.verdict.as_str()
+        ));
+    }
+    let Some(named) = mapping::recorded_reason(ev) else {
+        return Agreement::Agrees;
+    };
+    let layer = |kind: PolicyKind| match kind {
+        PolicyKind::Identity => Layer::Identity,
+        PolicyKind::Scp(_) => Layer::ServiceControl,
+        PolicyKind::Boundary => Layer::Boundary,
+        PolicyKind::Session => Layer::Session,
+    };
+    if side
+        .denied_by
+        .iter()
+        .any(|(explicit, kind)| *explicit == named.explicit && layer(*kind) == named.layer)
+    {
+        return Agreement::Agrees;
+    }
+    let baseline: Vec<String> = side
+        .denied_by
+        .iter()
+        .map(|(explicit, kind)| {
+            Reason {
+                explicit: *explicit,
+                layer: layer(*kind),
+            }
+            .to_string()
+        })
+        .collect();
+    Agreement::Disagrees(format!(
+        "AWS: {named}; baseline: {}",
+        if baseline.is_empty() {
+            "denied".to_string()
+        } else {
+            baseline.join(", ")
+        }
+    ))
+}
+
+/// With two policy sets, an event whose side is `indeterminate` may still have one change in
+/// every possible world of the unknown keys (the same policy on both sides changes nothing,
+/// whatever the keys hold). `Some(change)` when every joint world gives that change.
+fn change_in_every_world(sides: Sides<'_>, baseline: &PolicySet, m: &Mapped) -> Option<Change> {
+    if m.principal.kind == PrincipalType::FederatedUser {
+        return None;
+    }
+    let (base, base_tags) = stack_for(baseline, sides.scps, m).ok()?;
+    let (cand, cand_tags) = stack_for(sides.candidate, sides.scps, m).ok()?;
+    // Principal tags come from the same snapshot on both sides when both have them.
+    let tags = match (base_tags, cand_tags) {
+        (Some(a), Some(b)) if a == b => a,
+        (None, None) => &UNKNOWN_TAGS,
+        _ => return None,
+    };
+    // A request known in part stands for its variants, when they cover every case on both
+    // sides.
+    let requests: &[eval::Request] = match &m.unlogged {
+        None => std::slice::from_ref(&m.request),
+        Some(u) => {
+            let partial = eval::variants::Partial {
+                named: &m.request,
+                variants: &u.variants,
+                kinds: &u.kinds,
+                what: u.what,
+            };
+            if eval::variants::names_specifically(&base, &partial)
+                || eval::variants::names_specifically(&cand, &partial)
+            {
+                return None;
+            }
+            &u.variants
+        }
+    };
+    let mut changes: HashSet<Change> = HashSet::new();
+    for request in requests {
+        let eval::worlds::Enumeration::Worlds(variables) =
+            eval::worlds::enumerate(&[&base, &cand], request, tags)
+        else {
+            return None;
+        };
+        eval::worlds::for_each_world(&variables, request, tags, |_, req, t| {
+            let b = evaluate(&base, req, t).decision;
+            let c = evaluate(&cand, req, t).decision;
+            changes.insert(compare(b.into(), c.into()));
+        });
+    }
+    match changes.len() {
+        1 => changes.into_iter().next(),
+        _ => None,
+    }
 }
 
 impl From<Decision> for Outcome {
@@ -59,6 +336,7 @@ impl From<Decision> for Outcome {
 /// Does a baseline policy set reproduce what the log recorded?
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Agreement {
+    /// Same outcome, and for a denial the kind of policy AWS's message names.
     Agrees,
     /// Why not: another outcome, or a denial by another kind of policy than AWS named.
     Disagrees(String),
@@ -88,6 +366,7 @@ pub fn recorded(error_code: Option<&str>) -> Outcome {
     }
 }
 
+/// The change from the baseline's outcome to the candidate's.
 pub fn compare(baseline: Outcome, candidate: Outcome) -> Change {
     match (baseline, candidate) {
         (Outcome::Uncertain, _) | (_, Outcome::Uncertain) => Change::Uncertain,
@@ -123,5 +402,21 @@ mod tests {
         );
         assert_eq!(recorded(Some("TargetNotConnected")), Outcome::Allowed);
         assert_eq!(recorded(None), Outcome::Allowed);
+    }
+
+    #[test]
+    fn verdict_indexes_round_trip() {
+        for v in Verdict::ALL {
+            assert_eq!(Verdict::from_index(v.index()), Some(v));
+        }
+        assert_eq!(Verdict::from_index(6), None);
+        assert_eq!(
+            Verdict::Recorded { denied: true }.outcome(),
+            Outcome::Denied
+        );
+        assert_eq!(
+            Verdict::Evaluated(Decision::Indeterminate).outcome(),
+            Outcome::Uncertain
+        );
     }
 }

@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::policy::set::{PolicyInput, PolicySet};
 use crate::policy::{compile_text, CompiledPolicy, Problem};
-use crate::policyset::{PolicyInput, PolicySet};
 
 /// A configuration error, with the file or argument it concerns.
 #[derive(Debug, thiserror::Error)]
@@ -59,7 +59,7 @@ pub fn read_text(path: &Path) -> Result<String, ConfigError> {
 pub fn load_policy(path: &Path) -> Result<(CompiledPolicy, Vec<Problem>), ConfigError> {
     let text = read_text(path)?;
     let snapshot = crate::policy::embedded::decode_text(&text)
-        .map(|v| crate::policyset::is_snapshot(&v))
+        .map(|v| crate::policy::set::is_snapshot(&v))
         .unwrap_or(false);
     if snapshot {
         return Err(ConfigError::Policy(vec![Problem {

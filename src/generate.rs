@@ -18,13 +18,19 @@ use flate2::Compression;
 pub struct GenerateOptions {
     /// The archive goes under `out/AWSLogs/...`; an inventory CSV beside it.
     pub out: PathBuf,
+    /// Records in all (Session Manager and other).
     pub records: usize,
     /// Share of Session Manager events, 0 to 100.
     pub ssm_percent: f64,
+    /// Records per log file.
     pub per_file: usize,
+    /// Accounts.
     pub accounts: usize,
+    /// Regions (1–4).
     pub regions: usize,
+    /// Days the records span.
     pub days: usize,
+    /// Seed for the pseudo-random generator.
     pub seed: u64,
     /// Write into a folder that is not empty.
     pub force: bool,
@@ -33,17 +39,25 @@ pub struct GenerateOptions {
 /// Why nothing (or not everything) was generated.
 #[derive(Debug, thiserror::Error)]
 pub enum GenerateError {
+    /// An option out of range.
     #[error("`{option} {value}`: {expected}")]
     Option {
+        /// The option's flag.
         option: &'static str,
+        /// The value given.
         value: String,
+        /// What it must be.
         expected: String,
     },
+    /// The output directory exists and is not empty (use `--force`).
     #[error("{}: the folder is not empty (generating into it would mix old and new files): choose an empty folder or add `--force`", .0.display())]
     NotEmpty(PathBuf),
+    /// A file could not be written.
     #[error("{}: {source}", path.display())]
     Io {
+        /// The file.
         path: PathBuf,
+        /// The error.
         source: std::io::Error,
     },
 }

@@ -34,23 +34,24 @@
 //! assert_eq!(on(TagState::Unknown), Decision::Indeterminate);
 //! ```
 
+#![warn(missing_docs)]
+pub mod arn;
 mod cli;
 mod commands;
 pub mod compare;
-pub mod config;
+mod config;
 pub mod decode;
 pub mod eval;
 pub mod generate;
 pub mod mapping;
 pub mod policy;
-pub mod policyset;
 pub mod replay;
 pub mod report;
-pub mod sanitize;
+mod sanitize;
 pub mod simulate;
 pub mod source;
-pub mod spill;
-pub mod timefmt;
+mod spill;
+mod timefmt;
 pub mod validate;
 
 pub use eval::{

@@ -12,14 +12,21 @@ use crate::policy::{condition, CompiledPolicy};
 
 /// The compiled inputs of a simulation.
 pub struct Simulation {
+    /// The IAM action.
     pub action: String,
+    /// Resource ARNs.
     pub resources: Vec<String>,
+    /// Identity-based policies.
     pub policies: Vec<CompiledPolicy>,
+    /// SCP levels, root first.
     pub scps: Vec<CompiledPolicy>,
+    /// A permissions boundary.
     pub boundary: Option<CompiledPolicy>,
+    /// Session policies.
     pub session: Vec<CompiledPolicy>,
     /// `KEY=VALUE` pairs, already split.
     pub context: Vec<(String, String)>,
+    /// Context keys the request may carry but whose values are not known.
     pub unknown: Vec<String>,
 }
 
@@ -81,6 +88,7 @@ pub fn action_warning(action: &str) -> Option<String> {
 }
 
 impl Simulation {
+    /// The request this simulation stands for.
     pub fn request(&self) -> Request {
         let mut ctx = Context::simulated();
         for (k, v) in &self.context {
@@ -97,6 +105,7 @@ impl Simulation {
         Request::new(&self.action, resources, ctx)
     }
 
+    /// Evaluates it.
     pub fn run(&self) -> Evaluation {
         let stack = PolicyStack {
             identity: self.policies.iter().collect(),

@@ -12,11 +12,14 @@ use flate2::bufread::MultiGzDecoder;
 /// A file to read, or stdin.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
+    /// A file or directory.
     File(PathBuf),
+    /// Standard input.
     Stdin,
 }
 
 impl Input {
+    /// How messages name it.
     pub fn display(&self) -> String {
         match self {
             Input::File(p) => p.display().to_string(),
@@ -28,12 +31,16 @@ impl Input {
 /// Why a file was left out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SkipReason {
+    /// A CloudTrail digest file.
     Digest,
+    /// A CloudTrail Insights file.
     Insight,
+    /// Not a JSON log.
     NotJson,
 }
 
 impl SkipReason {
+    /// The summary's words.
     pub fn as_str(self) -> &'static str {
         match self {
             SkipReason::Digest => "CloudTrail digest file",
@@ -48,9 +55,11 @@ impl SkipReason {
 /// What walking the inputs found.
 #[derive(Debug, Default)]
 pub struct Listing {
+    /// Files to read.
     pub inputs: Vec<Input>,
     /// Each input's size on disk (0 for stdin), for the progress bar's estimate.
     pub sizes: Vec<u64>,
+    /// Files left out, with why.
     pub skipped: Vec<(PathBuf, SkipReason)>,
     /// Paths that could not be listed (missing, unreadable directory, symlink loop).
     pub errors: Vec<String>,
@@ -304,9 +313,13 @@ pub fn open(input: &Input) -> io::Result<Box<dyn Read + Send>> {
 /// The text encodings told apart by their first bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Encoding {
+    /// UTF-8 without a byte-order mark.
     Utf8,
+    /// UTF-8 with a byte-order mark.
     Utf8Bom,
+    /// UTF-16, little-endian.
     Utf16Le,
+    /// UTF-16, big-endian.
     Utf16Be,
     /// Seen but not read: named in the error.
     Unsupported(&'static str),

@@ -301,6 +301,7 @@ where
     }
 
     /// How many runs went (or are going) to disk.
+    #[cfg(test)]
     pub fn runs(&self) -> usize {
         self.runs.len() + usize::from(self.writing.is_some())
     }

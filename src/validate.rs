@@ -1,20 +1,22 @@
 //! `trailreplay validate`: errors (what AWS would refuse) and warnings (likely mistakes) for
 //! policy files of every form trailreplay reads.
 
+use crate::policy::set::{PolicyInput, PolicySet};
 use crate::policy::{compile_text, Problem};
-use crate::policyset::{PolicyInput, PolicySet};
 
 /// What one file yielded.
 #[derive(Debug, Default)]
 pub struct FileReport {
+    /// Problems that make a policy unusable.
     pub errors: Vec<Problem>,
+    /// Problems worth knowing.
     pub warnings: Vec<Problem>,
 }
 
 /// Checks one file's text. `name` names it in messages.
 pub fn check(name: &str, text: &str) -> FileReport {
     let is_snapshot = crate::policy::embedded::decode_text(text)
-        .map(|v| crate::policyset::is_snapshot(&v))
+        .map(|v| crate::policy::set::is_snapshot(&v))
         .unwrap_or(false);
     if is_snapshot {
         let input = PolicyInput {

@@ -712,7 +712,7 @@ proptest! {
         let policy = compile_document("admin", &json!({"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"ssm:*","Resource":"*"}}))
             .policy.expect("policy");
         let cfg = ReplayConfig {
-            candidate: trailreplay::policyset::PolicySet::from_documents(vec![policy]),
+            candidate: trailreplay::policy::set::PolicySet::from_documents(vec![policy]),
             baseline: None,
             scps: vec![],
             inventory: Default::default(),

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::{error, warning, ExitCode};
 use crate::cli::{FailOn, ReplayArgs, ReplayFormat, MAX_THREADS};
+use crate::compare::Change;
 use crate::config::{self, ConfigError};
 use crate::decode::DecodeOptions;
 use crate::mapping::Inventory;
@@ -258,7 +259,7 @@ pub fn run(a: ReplayArgs) -> ExitCode {
     };
     let keep_all = a.all;
     let result = replay::run(&cfg, &listing, &progress, &mut |row: &Row| {
-        if keep_all || row.change != "unchanged" {
+        if keep_all || row.change != Change::Unchanged {
             writer.write(row)
         } else {
             Ok(())
@@ -359,7 +360,7 @@ fn gate(a: &ReplayArgs, s: &report::Summary) -> ExitCode {
             return ExitCode::Trouble;
         }
     }
-    let count = |k: &str| s.changes.get(k).copied().unwrap_or(0);
+    let count = |c: Change| s.changes.get(c.as_str()).copied().unwrap_or(0);
     let mut code = ExitCode::Success;
     if let (Some(min), Some(f)) = (a.min_fidelity, &s.fidelity) {
         let total = f.agree + f.disagree;
@@ -378,19 +379,21 @@ fn gate(a: &ReplayArgs, s: &report::Summary) -> ExitCode {
             code = ExitCode::Found;
         }
     }
-    let hit = |k: &str| count(k) > 0;
+    let hit = |c: Change| count(c) > 0;
     let failed = a.fail_on.iter().any(|f| match f {
-        FailOn::NewlyDenied => hit("newly_denied"),
-        FailOn::NewlyAllowed => hit("newly_allowed"),
-        FailOn::Uncertain => hit("uncertain"),
-        FailOn::Any => hit("newly_denied") || hit("newly_allowed") || hit("uncertain"),
+        FailOn::NewlyDenied => hit(Change::NewlyDenied),
+        FailOn::NewlyAllowed => hit(Change::NewlyAllowed),
+        FailOn::Uncertain => hit(Change::Uncertain),
+        FailOn::Any => {
+            hit(Change::NewlyDenied) || hit(Change::NewlyAllowed) || hit(Change::Uncertain)
+        }
     });
     if failed {
         error(&format!(
             "--fail-on: {} newly_denied, {} newly_allowed, {} uncertain",
-            count("newly_denied"),
-            count("newly_allowed"),
-            count("uncertain")
+            count(Change::NewlyDenied),
+            count(Change::NewlyAllowed),
+            count(Change::Uncertain)
         ));
         code = ExitCode::Found;
     }

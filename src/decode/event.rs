@@ -15,10 +15,15 @@ pub const SSM_SOURCE: &str = "ssm.amazonaws.com";
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
 )]
 pub enum SsmAction {
+    /// `ssm:StartSession`.
     StartSession,
+    /// `ssm:TerminateSession`.
     TerminateSession,
+    /// `ssm:ResumeSession`.
     ResumeSession,
+    /// `ssm:DescribeSessions`.
     DescribeSessions,
+    /// `ssm:GetConnectionStatus`.
     GetConnectionStatus,
 }
 
@@ -48,6 +53,7 @@ const ACTIONS: [(SsmAction, &str, &str); 5] = [
 ];
 
 impl SsmAction {
+    /// The action of a CloudTrail `eventName`.
     pub fn from_event_name(name: &str) -> Option<SsmAction> {
         ACTIONS
             .iter()
@@ -61,9 +67,11 @@ impl SsmAction {
     pub fn from_index(i: u8) -> Option<SsmAction> {
         ACTIONS.get(usize::from(i)).map(|(a, _, _)| *a)
     }
+    /// The CloudTrail `eventName`.
     pub fn name(self) -> &'static str {
         self.entry().1
     }
+    /// The IAM action (`ssm:StartSession`).
     pub fn iam_action(self) -> &'static str {
         self.entry().2
     }
@@ -72,45 +80,76 @@ impl SsmAction {
 /// The caller, as `userIdentity` records it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Identity {
+    /// `userIdentity.type` (`IAMUser`, `AssumedRole`, `FederatedUser`, `Root`, …).
     pub kind: Option<String>,
+    /// `userIdentity.principalId`.
     pub principal_id: Option<String>,
+    /// `userIdentity.arn`.
     pub arn: Option<String>,
+    /// `userIdentity.accountId`.
     pub account_id: Option<String>,
+    /// `userIdentity.accessKeyId`.
     pub access_key_id: Option<String>,
+    /// `userIdentity.userName`.
     pub user_name: Option<String>,
+    /// `userIdentity.invokedBy`.
     pub invoked_by: Option<String>,
+    /// The record has a `sessionContext`.
     pub has_session_context: bool,
+    /// `sessionContext.sessionIssuer.type`.
     pub issuer_kind: Option<String>,
+    /// `sessionContext.sessionIssuer.arn`.
     pub issuer_arn: Option<String>,
+    /// `sessionContext.sessionIssuer.userName`.
     pub issuer_user_name: Option<String>,
+    /// `sessionContext.attributes.mfaAuthenticated`.
     pub mfa_authenticated: Option<String>,
+    /// `sessionContext.attributes.creationDate`.
     pub creation_date: Option<String>,
+    /// `sessionContext.sourceIdentity`.
     pub source_identity: Option<String>,
 }
 
 /// A Session Manager event, owned, with what it needs for replay.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SsmEvent {
+    /// The file the record came from (as the report names it).
     pub file: Arc<str>,
     /// Index of the record in its file, from 0.
     pub record: u64,
+    /// Which Session Manager call.
     pub action: SsmAction,
+    /// `eventID`.
     pub event_id: String,
     /// As written in the log.
     pub event_time_raw: String,
+    /// `eventTime`, when it parses.
     pub time: Option<DateTime<Utc>>,
+    /// `eventVersion`.
     pub event_version: Option<String>,
+    /// `awsRegion`.
     pub region: String,
+    /// `recipientAccountId` (else `userIdentity.accountId`).
     pub account: String,
+    /// `userIdentity`.
     pub identity: Identity,
+    /// `sourceIPAddress`.
     pub source_ip: Option<String>,
+    /// `userAgent`.
     pub user_agent: Option<String>,
+    /// `errorCode`.
     pub error_code: Option<String>,
+    /// `errorMessage`.
     pub error_message: Option<String>,
+    /// `requestParameters.target`.
     pub target: Option<String>,
+    /// `requestParameters.documentName`.
     pub document_name: Option<String>,
+    /// `requestParameters.sessionId`.
     pub request_session_id: Option<String>,
+    /// `responseElements.sessionId`.
     pub response_session_id: Option<String>,
+    /// `vpcEndpointId`.
     pub vpc_endpoint_id: Option<String>,
     /// Why the event cannot be evaluated, when a field it needs is missing or of the wrong type.
     pub problems: Vec<String>,

@@ -7,9 +7,14 @@
 //! structural scanner ([`scan`]) found. `--verify` parses every record and counts any record the
 //! pre-filter would have missed.
 
-pub mod event;
-pub mod record;
+pub(crate) mod event;
+pub(crate) mod record;
+// Public but hidden and undocumented: for the property tests and fuzz targets, not the API.
+#[doc(hidden)]
+#[allow(missing_docs)]
 pub mod scan;
+#[doc(hidden)]
+#[allow(missing_docs)]
 pub mod scan_reference;
 
 use std::io::Read;
@@ -25,20 +30,29 @@ pub use scan::{ScanError, MAX_RECORD_BYTES};
 /// `other_ssm`, `other_service`, `not_records`, `malformed` or `oversize`.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct FileStats {
+    /// Bytes decompressed.
     pub bytes: u64,
+    /// CloudTrail records seen.
     pub records: u64,
     /// Records the byte search ruled out without parsing (not Session Manager events).
     pub prefiltered: u64,
     /// Records the pre-filter passed on to the parser.
     pub parsed: u64,
+    /// Session Manager events (the five calls replayed).
     pub session_events: u64,
+    /// Other Systems Manager calls.
     pub other_ssm: u64,
+    /// Other services' calls (parsed only with `--verify`).
     pub other_service: u64,
+    /// JSON values that are not CloudTrail records.
     pub not_records: u64,
+    /// Records that are not valid JSON.
     pub malformed: u64,
     /// Malformed records that contain `ssm.amazonaws.com` (possibly lost session events).
     pub malformed_ssm: u64,
+    /// Records longer than the limit (skipped).
     pub oversize: u64,
+    /// `Records` elements that are not objects.
     pub non_object_elements: u64,
     /// With `--verify`: session events the pre-filter would have missed (should be 0).
     pub verify_misses: u64,
@@ -50,6 +64,7 @@ impl FileStats {
         self.prefiltered + self.session_events + self.other_ssm + self.other_service
     }
 
+    /// Adds another file's counts.
     pub fn add(&mut self, o: &FileStats) {
         self.bytes += o.bytes;
         self.records += o.records;
@@ -70,7 +85,9 @@ impl FileStats {
 /// What decoding one file produced.
 #[derive(Debug, Default)]
 pub struct FileOutcome {
+    /// The Session Manager events, in file order.
     pub events: Vec<SsmEvent>,
+    /// The file's counts.
     pub stats: FileStats,
     /// Problems with single records (the rest of the file was read).
     pub record_errors: Vec<String>,
@@ -81,7 +98,9 @@ pub struct FileOutcome {
 /// Options for decoding.
 #[derive(Debug, Clone, Copy)]
 pub struct DecodeOptions {
+    /// Parse every record, not only those the pre-filter selects.
     pub verify: bool,
+    /// The longest record accepted, in bytes.
     pub max_record: usize,
 }
 

@@ -113,8 +113,9 @@ pub enum Obj<T> {
     Wrong(&'static str),
 }
 
+#[cfg(test)]
 impl<T> Obj<T> {
-    pub fn get(&self) -> Option<&T> {
+    fn get(&self) -> Option<&T> {
         match self {
             Obj::Ok(t) => Some(t),
             _ => None,

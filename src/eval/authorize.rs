@@ -18,13 +18,18 @@ use crate::policy::pattern::Tri;
 /// The four decision words (the first three are those of AWS's policy simulator).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Decision {
+    /// Every applicable policy type allows.
     Allowed,
+    /// The answer depends on keys the request does not carry.
     Indeterminate,
+    /// No statement allows (or a policy type that must allow does not).
     ImplicitDeny,
+    /// A statement denies.
     ExplicitDeny,
 }
 
 impl Decision {
+    /// The report's word (`allowed`, `implicitDeny`, …).
     pub fn as_str(self) -> &'static str {
         match self {
             Decision::Allowed => "allowed",
@@ -33,6 +38,7 @@ impl Decision {
             Decision::Indeterminate => "indeterminate",
         }
     }
+    /// An explicit or implicit deny.
     pub fn is_denied(self) -> bool {
         matches!(self, Decision::ExplicitDeny | Decision::ImplicitDeny)
     }
@@ -47,9 +53,13 @@ impl fmt::Display for Decision {
 /// Which kind of policy a statement came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PolicyKind {
+    /// Identity-based policies of the principal.
     Identity,
+    /// A service control policy, by level (0: the root).
     Scp(usize),
+    /// The permissions boundary.
     Boundary,
+    /// A session policy.
     Session,
 }
 
@@ -67,11 +77,15 @@ impl fmt::Display for PolicyKind {
 /// A statement that took part in a decision.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Deciding {
+    /// The policy's source (file name).
     pub policy: std::sync::Arc<str>,
+    /// Its kind.
     pub kind: PolicyKind,
     /// 1-based.
     pub statement: usize,
+    /// The statement's `Sid`.
     pub sid: Option<String>,
+    /// `Allow` or `Deny`.
     pub effect: Effect,
 }
 
@@ -88,21 +102,30 @@ impl fmt::Display for Deciding {
 /// The policies that apply to one principal.
 #[derive(Debug, Clone, Default)]
 pub struct PolicyStack<'p> {
+    /// Identity-based policies (inline and managed).
     pub identity: Vec<&'p CompiledPolicy>,
     /// The root user: identity policies do not apply and the identity gate is open.
     pub identity_implicit_allow: bool,
+    /// SCP levels, root first; every level must allow.
     pub scp_levels: Vec<Vec<&'p CompiledPolicy>>,
+    /// The permissions boundary, if any.
     pub boundary: Option<&'p CompiledPolicy>,
+    /// Session policies, if any.
     pub session: Vec<&'p CompiledPolicy>,
 }
 
 /// The decision for one resource.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResourceEvaluation {
+    /// The resource.
     pub arn: String,
+    /// Its decision.
     pub decision: Decision,
+    /// The statements that decided.
     pub deciding: Vec<Deciding>,
+    /// Keys the decision depends on that the request does not know.
     pub unknown_keys: Vec<String>,
+    /// Why, in words.
     pub reason: String,
     /// For a denial, the kinds of policy that denied: `(true, kind)` for an explicit deny in
     /// that kind, `(false, kind)` for that kind not allowing. AWS names one of them in its
@@ -113,10 +136,15 @@ pub struct ResourceEvaluation {
 /// The decision for a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Evaluation {
+    /// The decision.
     pub decision: Decision,
+    /// Per resource, its own decision.
     pub resources: Vec<ResourceEvaluation>,
+    /// The statements that decided.
     pub deciding: Vec<Deciding>,
+    /// Keys the decision depends on that the request does not know.
     pub unknown_keys: Vec<String>,
+    /// Why, in words.
     pub reason: String,
     /// For a denial, the kinds of policy that denied (see [`ResourceEvaluation::denied_by`]).
     pub denied_by: Vec<(bool, PolicyKind)>,
@@ -125,7 +153,7 @@ pub struct Evaluation {
 const DOC_CHECK_KEY: &str = "ssm:sessiondocumentaccesscheck";
 
 /// Evaluates `request` against `stack`. An `indeterminate` answer of the three-valued pass is
-/// checked over the possible worlds of the unknown keys ([`super::worlds`]): it stays
+/// checked over the possible worlds of the unknown keys (`eval::worlds`): it stays
 /// `indeterminate` only when two worlds decide differently, or when the worlds cannot be listed
 /// (the reason says why).
 pub fn evaluate(

@@ -1,10 +1,13 @@
 //! Evaluation: compiled policies × authorization request → decision with the statements that
 //! decided it. Like [`crate::policy`], this module does no I/O.
 
-pub mod authorize;
-pub mod request;
-pub mod variants;
-pub mod worlds;
+pub(crate) mod authorize;
+pub(crate) mod decide;
+pub(crate) mod request;
+pub(crate) mod variants;
+pub(crate) mod worlds;
 
-pub use authorize::{evaluate, Deciding, Decision, Evaluation, PolicyKind, PolicyStack};
+pub use authorize::{
+    evaluate, Deciding, Decision, Evaluation, PolicyKind, PolicyStack, ResourceEvaluation,
+};
 pub use request::{Context, KeyValue, Request, Resource, TagState};

@@ -11,8 +11,11 @@ use crate::policy::pattern::VarValue;
 /// What the request carries for one condition key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyValue {
+    /// Known value(s).
     Known(Vec<String>),
+    /// The key is not in the request.
     Absent,
+    /// The key may be in the request; the log does not say.
     Unknown,
 }
 
@@ -22,10 +25,12 @@ pub enum KeyValue {
 pub enum TagState {
     /// Shared: one inventory entry serves every event on its resource.
     Known(Arc<HashMap<String, String>>),
+    /// The resource's tags are not known.
     Unknown,
 }
 
 impl TagState {
+    /// Tags known, from key–value pairs.
     pub fn known<I, K, V>(tags: I) -> TagState
     where
         I: IntoIterator<Item = (K, V)>,
@@ -38,6 +43,7 @@ impl TagState {
                 .collect(),
         ))
     }
+    /// Known to have no tags.
     pub fn none() -> TagState {
         TagState::Known(Arc::new(HashMap::new()))
     }
@@ -55,11 +61,14 @@ impl TagState {
 /// A resource the request names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resource {
+    /// The resource's ARN.
     pub arn: String,
+    /// Its tags.
     pub tags: TagState,
 }
 
 impl Resource {
+    /// A resource with its tags.
     pub fn new(arn: impl Into<String>, tags: TagState) -> Resource {
         Resource {
             arn: arn.into(),
@@ -130,18 +139,22 @@ impl Context {
         debug_assert!(self.lookup(key).is_none(), "{key} set twice");
         self.values.push((Cow::Borrowed(key), value));
     }
+    /// Sets a key to one known value.
     pub fn set(&mut self, key: &str, value: impl Into<String>) {
         *self.slot(lower(key)) = KeyValue::Known(vec![value.into()]);
     }
+    /// Adds a value to a multi-valued key.
     pub fn push(&mut self, key: &str, value: impl Into<String>) {
         match self.slot(lower(key)) {
             KeyValue::Known(v) => v.push(value.into()),
             slot => *slot = KeyValue::Known(vec![value.into()]),
         }
     }
+    /// Marks a key absent.
     pub fn set_absent(&mut self, key: &str) {
         *self.slot(lower(key)) = KeyValue::Absent;
     }
+    /// Marks a key unknown.
     pub fn set_unknown(&mut self, key: &str) {
         *self.slot(lower(key)) = KeyValue::Unknown;
     }
@@ -165,16 +178,19 @@ impl Context {
 pub struct Request {
     action: String,
     action_lower: String,
+    /// The resources the action applies to.
     pub resources: Vec<Resource>,
     /// StartSession without `documentName`: the default `SSM-SessionManagerRunShell` document,
     /// checked only when every statement that allows the request requires
     /// `ssm:SessionDocumentAccessCheck` (Systems Manager User Guide, "Enforce a session document
     /// permission check for the AWS CLI").
     pub default_document: Option<Resource>,
+    /// The condition context.
     pub context: Context,
 }
 
 impl Request {
+    /// A request for `action` on `resources`.
     pub fn new(action: &str, resources: Vec<Resource>, context: Context) -> Request {
         Request {
             action: action.to_string(),
@@ -184,9 +200,11 @@ impl Request {
             context,
         }
     }
+    /// The action as written.
     pub fn action(&self) -> &str {
         &self.action
     }
+    /// The action in lower case (IAM actions are case-insensitive).
     pub fn action_lower(&self) -> &str {
         &self.action_lower
     }

@@ -131,7 +131,8 @@ pub fn enumerate(
                 Some(tag) if !set_in_context => {
                     if slots.len() > 1 {
                         // Several resources, each with its own tags: name the one meant.
-                        let part = slots[index].arn.splitn(6, ':').nth(5).unwrap_or("");
+                        let part =
+                            crate::arn::Arn::parse(&slots[index].arn).map_or("", |a| a.resource);
                         let name = format!("{} of {part}", c.key_display);
                         push(
                             Slot::ResourceTag {

@@ -45,11 +45,11 @@ fn region_of_zone(az: &str) -> &str {
 }
 
 fn resource_id(arn: &str) -> Option<&str> {
-    let res = arn.splitn(6, ':').nth(5)?;
-    res.rsplit('/').next()
+    crate::arn::Arn::parse(arn).map(|a| a.resource_id())
 }
 
 impl Inventory {
+    /// Was an inventory file given?
     pub fn is_loaded(&self) -> bool {
         self.loaded
     }

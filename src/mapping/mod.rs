@@ -2,10 +2,11 @@
 //! whose policies apply, the resources, and the condition context with every key known, absent
 //! or unknown.
 
-pub mod denial;
-pub mod inventory;
-pub mod principal;
-pub mod sessions;
+pub(crate) mod denial;
+pub(crate) mod inventory;
+pub(crate) mod principal;
+pub(crate) mod sessions;
+pub(crate) mod skip;
 
 use std::net::IpAddr;
 
@@ -16,6 +17,7 @@ use crate::timefmt;
 pub use inventory::Inventory;
 pub use principal::{Principal, PrincipalType};
 pub use sessions::Sessions;
+pub use skip::{Skip, SkipKind};
 
 /// The default session document, used when StartSession names none.
 pub const DEFAULT_DOCUMENT: &str = "SSM-SessionManagerRunShell";
@@ -23,7 +25,9 @@ pub const DEFAULT_DOCUMENT: &str = "SSM-SessionManagerRunShell";
 /// A mapped event.
 #[derive(Debug, Clone)]
 pub struct Mapped {
+    /// Whose policies apply.
     pub principal: Principal,
+    /// The request AWS evaluated.
     pub request: Request,
     /// The target when `requestParameters` does not name it: the session's target for
     /// Terminate/ResumeSession (when its start is in the input), or the target named by the
@@ -60,7 +64,8 @@ fn partition(ev: &SsmEvent) -> &str {
     ev.identity
         .arn
         .as_deref()
-        .and_then(|a| a.split(':').nth(1))
+        .and_then(crate::arn::Arn::parse)
+        .map(|a| a.partition)
         .filter(|p| !p.is_empty())
         .unwrap_or("aws")
 }
@@ -126,18 +131,21 @@ pub fn map_event(
     ev: &SsmEvent,
     sessions: &Sessions,
     inventory: &Inventory,
-) -> Result<Mapped, String> {
+) -> Result<Mapped, Skip> {
     if !ev.problems.is_empty() {
-        return Err(ev.problems.join("; "));
+        return Err(Skip::new(
+            SkipKind::UnreadableFields,
+            ev.problems.join("; "),
+        ));
     }
     let Some(time) = ev.time else {
-        return Err("no usable `eventTime`".to_string());
+        return Err(Skip::plain(SkipKind::NoEventTime));
     };
     let principal = principal::from_identity(ev)?;
     let part = partition(ev).to_string();
     let (region, account) = (ev.region.as_str(), ev.account.as_str());
     if account.is_empty() {
-        return Err("no account (`recipientAccountId` or `userIdentity.accountId`)".to_string());
+        return Err(Skip::plain(SkipKind::NoAccount));
     }
     let mut session_target = None;
     let mut session_id = None;
@@ -163,12 +171,15 @@ pub fn map_event(
                 }
                 None => match ev.target.as_deref().filter(|t| !t.is_empty()) {
                     Some(t) => t.to_string(),
-                    None => return Err("no `requestParameters.target`".to_string()),
+                    None => return Err(Skip::plain(SkipKind::NoTarget)),
                 },
             };
             let target = target.as_str();
             let Some((arn, id)) = target_arn(&part, region, account, target) else {
-                return Err(format!("unrecognised target `{target}`"));
+                return Err(Skip::new(
+                    SkipKind::UnrecognisedTarget,
+                    format!("unrecognised target `{target}`"),
+                ));
             };
             let tags = inventory.tags(&arn, Some(&id));
             let mut rs = vec![Resource::new(arn, tags)];
@@ -205,7 +216,7 @@ pub fn map_event(
                 .or(ev.request_session_id.as_deref())
                 .filter(|s| !s.is_empty())
             else {
-                return Err("no `requestParameters.sessionId`".to_string());
+                return Err(Skip::plain(SkipKind::NoSessionId));
             };
             let arn = format!("arn:{part}:ssm:{region}:{account}:session/{id}");
             let tags = match sessions.get(id) {
@@ -291,7 +302,7 @@ pub fn recorded_reason(ev: &SsmEvent) -> Option<denial::Reason> {
     recorded_denial(ev).and_then(|d| d.reason)
 }
 
-fn recovered_denial(ev: &SsmEvent) -> Result<Option<denial::Denial>, String> {
+fn recovered_denial(ev: &SsmEvent) -> Result<Option<denial::Denial>, Skip> {
     let named = match ev.action {
         SsmAction::StartSession | SsmAction::GetConnectionStatus => {
             ev.target.as_deref().is_some_and(|t| !t.is_empty())
@@ -309,17 +320,23 @@ fn recovered_denial(ev: &SsmEvent) -> Result<Option<denial::Denial>, String> {
         return Ok(None);
     };
     if !d.action.eq_ignore_ascii_case(ev.action.iam_action()) {
-        return Err(format!(
-            "the error message names action `{}`, the record `{}`",
-            d.action,
-            ev.action.iam_action()
+        return Err(Skip::new(
+            SkipKind::MessageContradictsRecord,
+            format!(
+                "the error message names action `{}`, the record `{}`",
+                d.action,
+                ev.action.iam_action()
+            ),
         ));
     }
     if let Some(arn) = ev.identity.arn.as_deref() {
         if arn != d.principal {
-            return Err(format!(
-                "the error message names principal `{}`, the record's userIdentity `{arn}`",
-                d.principal
+            return Err(Skip::new(
+                SkipKind::MessageContradictsRecord,
+                format!(
+                    "the error message names principal `{}`, the record's userIdentity `{arn}`",
+                    d.principal
+                ),
             ));
         }
     }
@@ -334,9 +351,9 @@ fn map_unlogged_target(
     part: &str,
     document: String,
     time: chrono::DateTime<chrono::Utc>,
-) -> Result<Mapped, String> {
+) -> Result<Mapped, Skip> {
     let (region, account) = (ev.region.as_str(), ev.account.as_str());
-    let owned = document.split(':').nth(4).is_some_and(str::is_empty);
+    let owned = crate::arn::Arn::parse(&document).is_some_and(|a| a.account.is_empty());
     let doc = Resource::new(
         document,
         if owned {
@@ -381,7 +398,9 @@ fn map_unlogged_target(
 /// no account), which carry no customer tags.
 fn document_tags(inventory: &Inventory, arn: &str) -> TagState {
     match inventory.tags(arn, None) {
-        TagState::Unknown if arn.split(':').nth(4).is_some_and(str::is_empty) => TagState::none(),
+        TagState::Unknown if crate::arn::Arn::parse(arn).is_some_and(|a| a.account.is_empty()) => {
+            TagState::none()
+        }
         t => t,
     }
 }
@@ -623,6 +642,7 @@ mod tests {
         ));
         assert!(map_event(&odd, &s, &inv)
             .expect_err("skipped")
+            .detail
             .contains("unrecognised target"));
         let term = event(&record_with(
             USER,
@@ -674,6 +694,7 @@ mod tests {
         ));
         assert!(map_event(&svc, &s, &inv)
             .expect_err("skipped")
+            .detail
             .contains("AWSService"));
         let fed = event(&record_with(
             r#"{"type":"FederatedUser","principalId":"111122223333:bob","arn":"arn:aws:sts::111122223333:federated-user/bob","accountId":"111122223333","sessionContext":{"sessionIssuer":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/issuer","userName":"issuer"},"attributes":{"mfaAuthenticated":"false","creationDate":"2024-05-01T09:00:00Z"}}}"#,
@@ -704,6 +725,7 @@ mod tests {
         ));
         assert!(map_event(&role, &s, &inv)
             .expect_err("skipped")
+            .detail
             .contains("sessionIssuer"));
     }
 

@@ -2,13 +2,19 @@
 //! userIdentity element"). Policies of a role session belong to
 //! `sessionContext.sessionIssuer.arn`: the `assumed-role/…` ARN drops the role's path.
 
+use super::skip::{Skip, SkipKind};
 use crate::decode::SsmEvent;
 
+/// The kind of caller, as far as policies go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum PrincipalType {
+    /// An IAM user.
     User,
+    /// A role session.
     AssumedRole,
+    /// A federated user (GetFederationToken).
     FederatedUser,
+    /// The account's root user.
     Root,
 }
 
@@ -36,6 +42,7 @@ impl PrincipalType {
 /// Who made the call and where their policies are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
+    /// The kind of caller.
     pub kind: PrincipalType,
     /// `userIdentity.arn` as logged (for reports).
     pub arn: String,
@@ -43,6 +50,7 @@ pub struct Principal {
     pub policy_arn: String,
     /// That user's or role's name.
     pub name: String,
+    /// The caller's account.
     pub account: String,
     /// The value of `aws:PrincipalArn` (the role ARN for role sessions).
     pub context_arn: String,
@@ -58,13 +66,13 @@ fn last_segment(arn: &str) -> &str {
 /// fields): the role's name is in `arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION`, its path is
 /// not. The policy set finds the role by name (account, name); `aws:PrincipalArn`, which holds
 /// the path, stays unknown.
-fn role_from_session_arn(arn: &str, account: String) -> Result<Principal, String> {
+fn role_from_session_arn(arn: &str, account: String) -> Result<Principal, Skip> {
     let name = arn
         .split_once(":assumed-role/")
         .and_then(|(_, rest)| rest.split('/').next())
         .filter(|n| !n.is_empty())
         .ok_or_else(|| {
-            "assumed role without `sessionContext.sessionIssuer.arn` and without an `assumed-role/ROLE/SESSION` ARN: its role is unknown".to_string()
+            Skip::new(SkipKind::UnknownPrincipal, "assumed role without `sessionContext.sessionIssuer.arn` and without an `assumed-role/ROLE/SESSION` ARN: its role is unknown")
         })?;
     Ok(Principal {
         kind: PrincipalType::AssumedRole,
@@ -80,18 +88,21 @@ fn role_from_session_arn(arn: &str, account: String) -> Result<Principal, String
 }
 
 /// The principal of an event, or why it cannot be evaluated.
-pub fn from_identity(ev: &SsmEvent) -> Result<Principal, String> {
+pub fn from_identity(ev: &SsmEvent) -> Result<Principal, Skip> {
     let id = &ev.identity;
     let kind = id.kind.as_deref().unwrap_or("");
     let arn = id.arn.clone().unwrap_or_default();
     let account = id
         .account_id
         .clone()
-        .unwrap_or_else(|| crate::policyset::account_of(&arn));
+        .unwrap_or_else(|| crate::arn::account_of(&arn).to_string());
     match kind {
         "IAMUser" => {
             if arn.is_empty() {
-                return Err("IAM user without `userIdentity.arn`".to_string());
+                return Err(Skip::new(
+                    SkipKind::UnknownPrincipal,
+                    "IAM user without `userIdentity.arn`",
+                ));
             }
             let name = id
                 .user_name
@@ -127,7 +138,10 @@ pub fn from_identity(ev: &SsmEvent) -> Result<Principal, String> {
         }
         "FederatedUser" => {
             let Some(user) = id.issuer_arn.clone().filter(|a| !a.is_empty()) else {
-                return Err("federated user without `sessionContext.sessionIssuer.arn`".to_string());
+                return Err(Skip::new(
+                    SkipKind::UnknownPrincipal,
+                    "federated user without `sessionContext.sessionIssuer.arn`",
+                ));
             };
             let name = id
                 .issuer_user_name
@@ -152,9 +166,13 @@ pub fn from_identity(ev: &SsmEvent) -> Result<Principal, String> {
             account,
             service_linked: false,
         }),
-        "" => Err("no `userIdentity.type`".to_string()),
-        other => Err(format!(
-            "caller type `{other}` is not evaluable against identity-based policies"
+        "" => Err(Skip::new(
+            SkipKind::UnknownPrincipal,
+            "no `userIdentity.type`",
+        )),
+        other => Err(Skip::new(
+            SkipKind::CallerNotEvaluable,
+            format!("caller type `{other}` is not evaluable against identity-based policies"),
         )),
     }
 }

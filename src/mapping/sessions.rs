@@ -49,6 +49,7 @@ impl Sessions {
         Sessions { by_id }
     }
 
+    /// The session with this ID, if its start was seen.
     pub fn get(&self, id: &str) -> Option<&SessionInfo> {
         self.by_id.get(id)
     }

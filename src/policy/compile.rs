@@ -16,7 +16,9 @@ use super::pattern::{Pattern, Syntax};
 /// `Allow` or `Deny`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Effect {
+    /// `"Effect": "Allow"`.
     Allow,
+    /// `"Effect": "Deny"`.
     Deny,
 }
 
@@ -61,13 +63,21 @@ pub struct Condition {
 /// A compiled statement.
 #[derive(Debug, Clone)]
 pub struct Statement {
+    /// Position in the policy (0-based).
     pub index: usize,
+    /// `Sid`.
     pub sid: Option<String>,
+    /// `Effect`.
     pub effect: Effect,
+    /// `Action` or `NotAction` patterns.
     pub actions: Vec<ActionPattern>,
+    /// The patterns are `NotAction`.
     pub not_action: bool,
+    /// `Resource` or `NotResource` patterns.
     pub resources: Vec<ArnPattern>,
+    /// The patterns are `NotResource`.
     pub not_resource: bool,
+    /// `Condition` entries.
     pub conditions: Vec<Condition>,
 }
 
@@ -90,7 +100,9 @@ pub struct CompiledPolicy {
     /// File name, ARN or `file#PolicyName`: how reasons name this policy. Shared, because every
     /// decision names the statements that made it.
     pub name: std::sync::Arc<str>,
+    /// `Version` (`2012-10-17`, `2008-10-17` or none).
     pub version: Option<String>,
+    /// The statements, in order.
     pub statements: Vec<Statement>,
 }
 
@@ -117,8 +129,11 @@ impl fmt::Display for StatementLoc {
 /// An error or a lint in a policy document.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
+    /// The policy's source (file name).
     pub source: String,
+    /// The statement, if the problem is in one.
     pub statement: Option<StatementLoc>,
+    /// What is wrong.
     pub message: String,
 }
 
@@ -136,8 +151,11 @@ impl fmt::Display for Problem {
 /// problem found.
 #[derive(Debug, Clone)]
 pub struct Compiled {
+    /// The compiled policy, unless it has errors.
     pub policy: Option<CompiledPolicy>,
+    /// Problems that make the policy unusable.
     pub errors: Vec<Problem>,
+    /// Problems worth knowing (`trailreplay validate` prints them).
     pub warnings: Vec<Problem>,
 }
 

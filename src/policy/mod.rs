@@ -1,11 +1,18 @@
 //! IAM policy documents: the serde-free JSON walk that validates them, the compiled form the
 //! evaluator runs, and the lints `trailreplay validate` prints. Nothing here does I/O.
 
-pub mod compile;
+pub(crate) mod compile;
+// Public but hidden and undocumented: for the property tests, benches and fuzz targets, not the
+// API.
+#[doc(hidden)]
+#[allow(missing_docs)]
 pub mod condition;
-pub mod embedded;
-pub mod knowledge;
+pub(crate) mod embedded;
+pub(crate) mod knowledge;
+#[doc(hidden)]
+#[allow(missing_docs)]
 pub mod pattern;
+pub mod set;
 
 pub use compile::{compile_document, Compiled, CompiledPolicy, Effect, Problem, Statement};
 pub use pattern::Tri;

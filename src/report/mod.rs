@@ -1,137 +1,14 @@
 //! Findings → CSV (for change reviews), JSON lines (for machines) and a summary (for people).
 
-pub mod summary;
+pub(crate) mod row;
+pub(crate) mod summary;
 
 use std::io::Write;
 
-use serde::Serialize;
-
 use crate::sanitize::for_spreadsheet;
 
-pub use summary::Summary;
-
-/// One row per Session Manager event. Column order is fixed and documented in the README.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Row {
-    pub event_id: String,
-    pub event_time: String,
-    pub event_name: String,
-    pub account: String,
-    pub region: String,
-    pub principal_arn: String,
-    pub principal_type: String,
-    pub source_ip: String,
-    pub target: String,
-    pub session_id: String,
-    pub resources: String,
-    pub error_code: String,
-    pub baseline: String,
-    pub candidate: String,
-    pub change: String,
-    pub candidate_reason: String,
-    pub baseline_reason: String,
-    pub file: String,
-    /// For a recorded access denial, the kind of policy AWS's message names (`no
-    /// identity-based policy allows`, `explicit deny in a service control policy`), else empty.
-    pub recorded_reason: String,
-}
-
-pub const COLUMNS: [&str; 19] = [
-    "event_id",
-    "event_time",
-    "event_name",
-    "account",
-    "region",
-    "principal_arn",
-    "principal_type",
-    "source_ip",
-    "target",
-    "session_id",
-    "resources",
-    "error_code",
-    "baseline",
-    "candidate",
-    "change",
-    "candidate_reason",
-    "baseline_reason",
-    "file",
-    "recorded_reason",
-];
-
-impl Row {
-    /// Approximate memory the row holds (for the replay's memory budget).
-    pub fn footprint(&self) -> usize {
-        // Each string's allocation, rounded up as allocators do, plus their headers.
-        std::mem::size_of::<Row>()
-            + self
-                .cells()
-                .iter()
-                .map(|c| {
-                    if c.is_empty() {
-                        0
-                    } else {
-                        c.len().div_ceil(16) * 16 + 16
-                    }
-                })
-                .sum::<usize>()
-    }
-
-    /// Writes the row for a temporary file (see [`crate::spill`]).
-    pub fn encode(&self, out: &mut Vec<u8>) {
-        for c in self.cells() {
-            crate::spill::wire::str(out, c);
-        }
-    }
-
-    /// Reads back what [`Row::encode`] wrote.
-    pub fn decode(r: &mut crate::spill::wire::Reader<'_>) -> std::io::Result<Row> {
-        Ok(Row {
-            event_id: r.string()?,
-            event_time: r.string()?,
-            event_name: r.string()?,
-            account: r.string()?,
-            region: r.string()?,
-            principal_arn: r.string()?,
-            principal_type: r.string()?,
-            source_ip: r.string()?,
-            target: r.string()?,
-            session_id: r.string()?,
-            resources: r.string()?,
-            error_code: r.string()?,
-            baseline: r.string()?,
-            candidate: r.string()?,
-            change: r.string()?,
-            candidate_reason: r.string()?,
-            baseline_reason: r.string()?,
-            file: r.string()?,
-            recorded_reason: r.string()?,
-        })
-    }
-
-    fn cells(&self) -> [&str; 19] {
-        [
-            &self.event_id,
-            &self.event_time,
-            &self.event_name,
-            &self.account,
-            &self.region,
-            &self.principal_arn,
-            &self.principal_type,
-            &self.source_ip,
-            &self.target,
-            &self.session_id,
-            &self.resources,
-            &self.error_code,
-            &self.baseline,
-            &self.candidate,
-            &self.change,
-            &self.candidate_reason,
-            &self.baseline_reason,
-            &self.file,
-            &self.recorded_reason,
-        ]
-    }
-}
+pub use row::{Row, COLUMNS};
+pub use summary::{Fidelity, FilesSummary, PrincipalCounts, Summary, TargetCount};
 
 /// Writes rows one at a time as they come, in a report format.
 pub enum RowWriter<W: Write> {
@@ -154,6 +31,7 @@ impl<W: Write> RowWriter<W> {
         Ok(RowWriter::Csv(Box::new(w)))
     }
 
+    /// Writes one row.
     pub fn write(&mut self, r: &Row) -> std::io::Result<()> {
         match self {
             RowWriter::Csv(w) => {
@@ -225,13 +103,16 @@ mod tests {
             session_id: String::new(),
             resources: "a;b".into(),
             error_code: String::new(),
-            baseline: "allowed".into(),
-            candidate: "implicitDeny".into(),
-            change: "newly_denied".into(),
+            baseline: Some(crate::compare::Verdict::Recorded { denied: false }),
+            candidate: Some(crate::compare::Verdict::Evaluated(
+                crate::eval::Decision::ImplicitDeny,
+            )),
+            change: crate::compare::Change::NewlyDenied,
             candidate_reason: "x, \"y\"".into(),
             baseline_reason: String::new(),
             file: "f".into(),
             recorded_reason: String::new(),
+            skip: None,
         }
     }
 

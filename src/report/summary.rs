@@ -10,8 +10,10 @@ use serde::Serialize;
 use super::Row;
 use crate::compare::Change;
 use crate::decode::FileStats;
+use crate::mapping::SkipKind;
 use crate::sanitize::for_terminal;
 
+/// What happened to the input files.
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct FilesSummary {
     /// Files found to read (after skipping digests and non-log names).
@@ -29,13 +31,16 @@ pub struct FilesSummary {
     /// Log files left out unread by their S3-layout path (`--since`/`--until`/`--account`/
     /// `--region`), beside whole directories left out.
     pub pruned: u64,
+    /// Directories left out unread.
     pub pruned_directories: u64,
 }
 
+/// How well a baseline policy set reproduces the recorded outcomes.
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct Fidelity {
     /// Events where the baseline policy set reproduces the recorded outcome.
     pub agree: u64,
+    /// Events where it does not.
     pub disagree: u64,
     /// Baseline indeterminate or unresolved.
     pub uncertain: u64,
@@ -46,15 +51,22 @@ pub struct Fidelity {
 /// A target and how many changed events it had.
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct TargetCount {
+    /// The target (instance, managed instance or task).
     pub target: String,
+    /// Its changed events.
     pub events: u64,
 }
 
+/// A principal's changed events.
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct PrincipalCounts {
+    /// `userIdentity.arn`.
     pub principal: String,
+    /// Events newly denied.
     pub newly_denied: u64,
+    /// Events newly allowed.
     pub newly_allowed: u64,
+    /// Events uncertain.
     pub uncertain: u64,
 }
 
@@ -65,9 +77,9 @@ pub struct PrincipalCounts {
 pub struct Tally {
     principals: BTreeMap<String, PrincipalCounts>,
     targets: BTreeMap<String, u64>,
-    changes: BTreeMap<String, u64>,
-    by_action: BTreeMap<(String, String), u64>,
-    skipped_reasons: BTreeMap<String, u64>,
+    changes: BTreeMap<Change, u64>,
+    by_action: BTreeMap<(String, Change), u64>,
+    skipped_reasons: BTreeMap<SkipKind, u64>,
     /// Unchanged events counted without a row, per action.
     pub unchanged: BTreeMap<String, u64>,
     rows: u64,
@@ -79,21 +91,20 @@ impl Tally {
     /// Counts one row.
     pub fn add_row(&mut self, r: &Row) {
         self.rows += 1;
-        *self.changes.entry(r.change.clone()).or_default() += 1;
+        *self.changes.entry(r.change).or_default() += 1;
         *self
             .by_action
-            .entry((r.event_name.clone(), r.change.clone()))
+            .entry((r.event_name.clone(), r.change))
             .or_default() += 1;
-        if r.change == Change::Skipped.as_str() {
+        if r.change == Change::Skipped {
             self.skipped += 1;
-            *self
-                .skipped_reasons
-                .entry(r.candidate_reason.clone())
-                .or_default() += 1;
+            if let Some(kind) = r.skip {
+                *self.skipped_reasons.entry(kind).or_default() += 1;
+            }
             return;
         }
         self.evaluated += 1;
-        if r.change != Change::Unchanged.as_str() {
+        if r.change != Change::Unchanged {
             let p = self
                 .principals
                 .entry(r.principal_arn.clone())
@@ -101,9 +112,9 @@ impl Tally {
                     principal: r.principal_arn.clone(),
                     ..Default::default()
                 });
-            match r.change.as_str() {
-                "newly_denied" => p.newly_denied += 1,
-                "newly_allowed" => p.newly_allowed += 1,
+            match r.change {
+                Change::NewlyDenied => p.newly_denied += 1,
+                Change::NewlyAllowed => p.newly_allowed += 1,
                 _ => p.uncertain += 1,
             }
             if !r.target.is_empty() {
@@ -131,27 +142,26 @@ impl Tally {
         let mut by_action = self.by_action;
         let unchanged_total: u64 = self.unchanged.values().sum();
         for (action, n) in self.unchanged {
-            *by_action
-                .entry((action, Change::Unchanged.as_str().to_string()))
-                .or_default() += n;
+            *by_action.entry((action, Change::Unchanged)).or_default() += n;
         }
-        *changes
-            .entry(Change::Unchanged.as_str().to_string())
-            .or_default() += unchanged_total;
+        *changes.entry(Change::Unchanged).or_default() += unchanged_total;
         summary.evaluated += self.evaluated + unchanged_total;
         summary.skipped += self.skipped;
         for (k, n) in self.skipped_reasons {
-            *summary.skipped_reasons.entry(k).or_default() += n;
+            *summary
+                .skipped_reasons
+                .entry(k.label().to_string())
+                .or_default() += n;
         }
         for (k, n) in changes {
-            *summary.changes.entry(k).or_default() += n;
+            *summary.changes.entry(k.as_str().to_string()).or_default() += n;
         }
         for ((action, change), n) in by_action {
             *summary
                 .by_action
                 .entry(action)
                 .or_default()
-                .entry(change)
+                .entry(change.as_str().to_string())
                 .or_default() += n;
         }
         summary.rows = self.rows + unchanged_total;
@@ -173,24 +183,40 @@ impl Tally {
     }
 }
 
+/// What a replay read, skipped and found.
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct Summary {
+    /// Input files.
     pub files: FilesSummary,
+    /// Records.
     pub records: FileStats,
+    /// Session Manager events read.
     pub ssm_session_events: u64,
+    /// Events dropped as duplicates of an earlier `eventID`.
     pub duplicates: u64,
+    /// Events outside `--since`/`--until`/`--account`/`--region`.
     pub outside_window: u64,
+    /// Events reported (evaluated and skipped).
     pub rows: u64,
+    /// Events evaluated.
     pub evaluated: u64,
+    /// Events skipped.
     pub skipped: u64,
+    /// Skipped events by kind of reason.
     pub skipped_reasons: BTreeMap<String, u64>,
+    /// Events by change.
     pub changes: BTreeMap<String, u64>,
+    /// Events by action and change.
     pub by_action: BTreeMap<String, BTreeMap<String, u64>>,
+    /// The principals with the most changed events.
     pub top_principals: Vec<PrincipalCounts>,
+    /// The targets with the most changed events.
     pub top_targets: Vec<TargetCount>,
     /// `recorded` (the log's outcomes) or `policy` (a `--baseline` policy set).
     pub baseline: String,
+    /// With a baseline policy set: how well it reproduces the log.
     pub fidelity: Option<Fidelity>,
+    /// Files' problems, as printed.
     pub errors: Vec<String>,
     /// Every record was parsed (`--verify`): other services and other SSM calls are counted
     /// apart; otherwise most of them are in `records.prefiltered`.
@@ -349,5 +375,50 @@ impl Summary {
             let _ = writeln!(s, "errors: {}", self.errors.len());
         }
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mapping::SkipKind;
+
+    fn skipped(kind: SkipKind, detail: &str) -> Row {
+        Row {
+            event_id: "e".into(),
+            event_time: String::new(),
+            event_name: "StartSession".into(),
+            account: String::new(),
+            region: String::new(),
+            principal_arn: String::new(),
+            principal_type: String::new(),
+            source_ip: String::new(),
+            target: String::new(),
+            session_id: String::new(),
+            resources: String::new(),
+            error_code: String::new(),
+            baseline: None,
+            candidate: None,
+            change: Change::Skipped,
+            candidate_reason: detail.into(),
+            baseline_reason: String::new(),
+            file: String::new(),
+            recorded_reason: String::new(),
+            skip: Some(kind),
+        }
+    }
+
+    #[test]
+    fn skipped_events_are_grouped_by_kind_not_by_their_detail() {
+        let mut t = Tally::default();
+        t.add_row(&skipped(SkipKind::UnrecognisedTarget, "unrecognised target `a`"));
+        t.add_row(&skipped(SkipKind::UnrecognisedTarget, "unrecognised target `b`"));
+        t.add_row(&skipped(SkipKind::NoAccount, "no account"));
+        let mut s = Summary::default();
+        t.apply(&mut s);
+        assert_eq!(s.skipped, 3);
+        assert_eq!(s.skipped_reasons.get("unrecognised target"), Some(&2));
+        assert_eq!(s.skipped_reasons.len(), 2);
+        assert_eq!(s.changes.get("skipped"), Some(&3));
     }
 }

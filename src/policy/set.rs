@@ -6,6 +6,8 @@
 
 use std::collections::HashMap;
 
+use crate::arn::account_of;
+
 use serde_json::Value;
 
 use crate::eval::TagState;
@@ -14,14 +16,18 @@ use crate::policy::embedded::{decode_embedded, decode_text, unwrap_policy_versio
 
 /// A loaded input file: its name (for messages) and text.
 pub struct PolicyInput {
+    /// A name for messages (file name).
     pub name: String,
+    /// The file's text.
     pub text: String,
 }
 
 /// The kind of principal a request comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PrincipalKind {
+    /// An IAM user.
     User,
+    /// An IAM role.
     Role,
 }
 
@@ -49,11 +55,16 @@ pub struct PolicySet {
 
 /// The policies of one principal, or why they are not known.
 pub enum Resolved<'a> {
+    /// The principal's policies.
     Found {
+        /// Identity-based policies (its own, its groups', managed and inline).
         identity: Vec<&'a CompiledPolicy>,
+        /// Its permissions boundary.
         boundary: Option<&'a CompiledPolicy>,
+        /// Its tags, when the snapshot has them.
         tags: Option<&'a TagState>,
     },
+    /// The snapshot does not describe the principal (why).
     Missing(String),
 }
 
@@ -86,6 +97,7 @@ impl PolicySet {
         }
     }
 
+    /// Was an authorization-details snapshot loaded?
     pub fn has_snapshot(&self) -> bool {
         self.has_snapshot
     }
@@ -196,7 +208,7 @@ impl PolicySet {
                 let name = g.get("GroupName").and_then(Value::as_str).unwrap_or("");
                 let mut e = Entry::default();
                 self.inline_and_attached(file, arn, g, "GroupPolicyList", &managed, &mut e, errors);
-                groups.insert((account_of(arn), name.to_string()), e);
+                groups.insert((account_of(arn).to_string(), name.to_string()), e);
             }
         }
         for (file, v) in snapshots {
@@ -212,7 +224,7 @@ impl PolicySet {
                 self.inline_and_attached(file, arn, u, "UserPolicyList", &managed, &mut e, errors);
                 for g in array(u, "GroupList") {
                     let Some(gname) = g.as_str() else { continue };
-                    match groups.get(&(account_of(arn), gname.to_string())) {
+                    match groups.get(&(account_of(arn).to_string(), gname.to_string())) {
                         Some(ge) => {
                             e.identity.extend(ge.identity.iter().copied());
                             e.problems.extend(ge.problems.iter().cloned());
@@ -287,8 +299,10 @@ impl PolicySet {
 
     fn insert(&mut self, arn: &str, kind: PrincipalKind, name: Option<&Value>, e: Entry) {
         if let Some(n) = name.and_then(Value::as_str) {
-            self.by_name
-                .insert((account_of(arn), kind, n.to_string()), arn.to_string());
+            self.by_name.insert(
+                (account_of(arn).to_string(), kind, n.to_string()),
+                arn.to_string(),
+            );
         }
         self.principals.insert(arn.to_string(), e);
     }
@@ -368,9 +382,4 @@ fn array<'a>(v: &'a Value, key: &str) -> impl Iterator<Item = &'a Value> {
         .map(|a| a.iter())
         .into_iter()
         .flatten()
-}
-
-/// The account segment of an ARN (`arn:aws:iam::123456789012:user/x` → `123456789012`).
-pub fn account_of(arn: &str) -> String {
-    arn.split(':').nth(4).unwrap_or("").to_string()
 }

@@ -1,0 +1,488 @@
+//! The one place that wires the stages and owns the threading.
+//!
+//! 1. Files are decoded in parallel (rayon). Each worker maps and evaluates, right away, every
+//!    event that does not need the session index (StartSession, DescribeSessions,
+//!    GetConnectionStatus), so those events' memory goes as their rows come; it keeps
+//!    Terminate/ResumeSession events, notes the sessions its StartSessions create, returns its
+//!    counts and errors, and never prints.
+//! 2. The session index is merged (for each ID, the first StartSession in event order), and the
+//!    waiting Terminate/ResumeSession events are evaluated in parallel.
+//! 3. Everything is ordered by `eventTime`, then `eventID` (then file and record, so the copy
+//!    kept of a duplicated event never depends on thread timing) and de-duplicated by
+//!    `eventID`: rows come out in event order, identical whatever the thread count. Unchanged
+//!    events are kept only as counts unless `--all` asks for their rows.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use rayon::prelude::*;
+
+mod items;
+
+use items::{Item, ItemKind, Pending, SortKey, Start, StartKey};
+
+use crate::compare::{self, Agreement, Change, Judged, Sides};
+use crate::decode::{self, DecodeOptions, FileOutcome, FileStats, SsmAction, SsmEvent};
+use crate::mapping::sessions::SessionInfo;
+use crate::mapping::{self, Inventory, Sessions, Skip};
+use crate::policy::set::PolicySet;
+use crate::policy::CompiledPolicy;
+use crate::report::summary::{Fidelity, Tally};
+use crate::report::{Row, Summary};
+use crate::source::{self, Input, Listing};
+use crate::spill::{SortedSpill, SpillError, TempArea};
+
+/// A validated replay configuration.
+pub struct ReplayConfig {
+    /// The policies proposed.
+    pub candidate: PolicySet,
+    /// The policies in force (`--baseline`); none: the log's outcomes.
+    pub baseline: Option<PolicySet>,
+    /// SCP levels, root first.
+    pub scps: Vec<CompiledPolicy>,
+    /// Instance and document tags.
+    pub inventory: Inventory,
+    /// Events from this time on.
+    pub since: Option<DateTime<Utc>>,
+    /// Events before this time.
+    pub until: Option<DateTime<Utc>>,
+    /// Decoder options.
+    pub decode: DecodeOptions,
+    /// Keep the rows of `unchanged` events (`--all`). Without it they are only counted.
+    pub keep_unchanged: bool,
+    /// Where temporary files go when a replay outgrows its memory budget.
+    pub temp_dir: std::path::PathBuf,
+    /// Memory for events buffered on their way to the report, in bytes (estimated); past it
+    /// they go to temporary files. Split: 60% rows and counts, 20% waiting
+    /// Terminate/ResumeSession events, 20% the session index.
+    pub memory_budget: usize,
+    /// Only events of these accounts (`recipientAccountId`) and regions (`awsRegion`); empty:
+    /// all.
+    pub accounts: Vec<String>,
+    /// Regions (`awsRegion`) to keep.
+    pub regions: Vec<String>,
+}
+
+/// How far before `--since` StartSession events are read for the session index: a session
+/// lasts at most 24 hours (Systems Manager User Guide, "Specify a maximum session duration"),
+/// so a Terminate/ResumeSession in the window has its start within this.
+pub const SESSION_LOOKBACK: chrono::Duration = chrono::Duration::hours(24);
+
+/// A file's problem, for stderr.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileProblem {
+    /// The file.
+    pub file: String,
+    /// What went wrong.
+    pub message: String,
+    /// The file could not be read completely: the run's exit status is 2.
+    pub fatal: bool,
+}
+
+/// Everything a replay produced besides its rows (which went to the sink).
+pub struct ReplayOutput {
+    /// Counts for the summary.
+    pub summary: Summary,
+    /// Files' problems.
+    pub problems: Vec<FileProblem>,
+    /// The first error the sink returned (writing stopped there; counting did not).
+    pub write_error: Option<std::io::Error>,
+}
+
+impl ReplayOutput {
+    /// Did any input fail to be read completely?
+    pub fn trouble(&self) -> bool {
+        self.problems.iter().any(|p| p.fatal)
+    }
+}
+
+/// Decodes one input.
+pub fn decode_input(input: &Input, opts: DecodeOptions) -> FileOutcome {
+    let name: Arc<str> = Arc::from(input.display());
+    match source::open(input) {
+        Ok(reader) => decode::decode_stream(reader, &name, opts),
+        Err(e) => FileOutcome {
+            fatal: Some(format!("cannot open: {e}")),
+            ..FileOutcome::default()
+        },
+    }
+}
+
+/// The policies a replay compares.
+fn sides(cfg: &ReplayConfig) -> Sides<'_> {
+    Sides {
+        candidate: &cfg.candidate,
+        baseline: cfg.baseline.as_ref(),
+        scps: &cfg.scps,
+    }
+}
+
+/// Maps an event to its request, then decides and compares it. `Err` is why it cannot be
+/// evaluated.
+pub fn judge(cfg: &ReplayConfig, sessions: &Sessions, ev: &SsmEvent) -> Result<Judged, Skip> {
+    let mapped = mapping::map_event(ev, sessions, &cfg.inventory)?;
+    Ok(compare::judge(sides(cfg), ev, mapped))
+}
+
+/// Joins the waiting Terminate/ResumeSession events with the session index (both sorted by
+/// session ID) and evaluates them in parallel batches.
+fn join_sessions(
+    cfg: &ReplayConfig,
+    pending: SortedSpill<Pending>,
+    starts: SortedSpill<Start>,
+    items: &mut SortedSpill<Item>,
+) -> Result<(), SpillError> {
+    const BATCH: usize = 1024;
+    let mut starts = starts.finish()?;
+    let mut pending = pending.finish()?;
+    let mut next_start = starts.next_item()?;
+    let mut batch: Vec<SsmEvent> = Vec::with_capacity(BATCH);
+    let mut index: HashMap<Box<str>, SessionInfo> = HashMap::new();
+    let flush = |batch: &mut Vec<SsmEvent>,
+                 index: &mut HashMap<Box<str>, SessionInfo>,
+                 items: &mut SortedSpill<Item>|
+     -> Result<(), SpillError> {
+        let sessions = Sessions::from_map(std::mem::take(index));
+        let done: Vec<Item> = std::mem::take(batch)
+            .into_par_iter()
+            .map(|ev| item(cfg, &sessions, &ev))
+            .collect();
+        for it in done {
+            items.push(it)?;
+        }
+        Ok(())
+    };
+    while let Some(p) = pending.next_item()? {
+        // The first start of this session, in event order, if any.
+        while next_start.as_ref().is_some_and(|s| *s.session < *p.key.0) {
+            next_start = starts.next_item()?;
+        }
+        if let Some(s) = next_start.as_ref().filter(|s| s.session == p.key.0) {
+            if !index.contains_key(&s.session) {
+                index.insert(s.session.clone(), s.info.clone());
+            }
+        }
+        batch.push(p.event);
+        if batch.len() == BATCH {
+            flush(&mut batch, &mut index, items)?;
+        }
+    }
+    flush(&mut batch, &mut index, items)
+}
+
+/// What one worker returns for one file.
+struct FileResult {
+    outcome: FileOutcome,
+    items: Vec<Item>,
+    /// Terminate/ResumeSession events: they wait for the complete session index.
+    pending: Vec<SsmEvent>,
+    /// Sessions started in this file, with the key of their StartSession.
+    started: Vec<(SortKey, String, SessionInfo)>,
+}
+
+/// Is the event in the time window and the account and region filters?
+fn in_window(cfg: &ReplayConfig, ev: &SsmEvent) -> bool {
+    let scope = (cfg.accounts.is_empty() || cfg.accounts.contains(&ev.account))
+        && (cfg.regions.is_empty() || cfg.regions.contains(&ev.region));
+    scope
+        && match ev.time {
+            Some(t) => cfg.since.is_none_or(|s| t >= s) && cfg.until.is_none_or(|u| t < u),
+            None => true,
+        }
+}
+
+fn item(cfg: &ReplayConfig, sessions: &Sessions, ev: &SsmEvent) -> Item {
+    let key = SortKey::of(ev);
+    if !in_window(cfg, ev) {
+        return Item {
+            key,
+            kind: ItemKind::OutsideWindow,
+        };
+    }
+    let judged = judge(cfg, sessions, ev);
+    let fid = judged.as_ref().ok().and_then(|j| j.fidelity.clone());
+    let kind = match judged {
+        // Unchanged events are only counted: no row is built for them.
+        Ok(j) if !cfg.keep_unchanged && j.change == Change::Unchanged => {
+            let disagree =
+                matches!(fid, Some(Agreement::Disagrees(_))).then(|| ev.event_id.clone());
+            ItemKind::Unchanged(ev.action, fid, disagree)
+        }
+        judged => ItemKind::Row(Box::new(Row::of(ev, judged)), fid),
+    };
+    Item { key, kind }
+}
+
+/// Decodes one file and evaluates, right away, every event that does not need the session
+/// index: the event's memory goes as soon as its row (or count) exists.
+fn process_file(cfg: &ReplayConfig, input: &Input, no_sessions: &Sessions) -> FileResult {
+    let mut outcome = decode_input(input, cfg.decode);
+    let events = std::mem::take(&mut outcome.events);
+    let mut items = Vec::with_capacity(events.len());
+    let mut pending = Vec::new();
+    let mut started = Vec::new();
+    for ev in events {
+        if let Some((id, info)) = Sessions::started_by(&ev) {
+            started.push((SortKey::of(&ev), id, info));
+        }
+        match ev.action {
+            SsmAction::TerminateSession | SsmAction::ResumeSession if in_window(cfg, &ev) => {
+                pending.push(ev)
+            }
+            _ => items.push(item(cfg, no_sessions, &ev)),
+        }
+    }
+    FileResult {
+        outcome,
+        items,
+        pending,
+        started,
+    }
+}
+
+/// The default of [`ReplayConfig::memory_budget`].
+pub const DEFAULT_MEMORY_BUDGET: usize = 64 << 20;
+/// How many disagreeing event IDs the fidelity keeps (the rest are counted).
+const MAX_DISAGREEING: usize = 1000;
+
+/// Why a replay stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    /// A temporary file could not be written or read.
+    #[error(transparent)]
+    Spill(#[from] SpillError),
+}
+
+/// Everything the per-file results add up to, gathered as they arrive.
+struct Collector {
+    summary: Summary,
+    totals: FileStats,
+    /// Per input (listing order): its problems.
+    problems: Vec<Vec<FileProblem>>,
+    items: SortedSpill<Item>,
+    /// Terminate/ResumeSession events, by the session they name.
+    pending: SortedSpill<Pending>,
+    /// Successful StartSessions, by session ID and order: the session index, joined with
+    /// `pending` once every file is read.
+    starts: SortedSpill<Start>,
+    session_events: u64,
+}
+
+impl Collector {
+    fn add_file(&mut self, index: usize, input: &Input, r: FileResult) -> Result<(), SpillError> {
+        let name = input.display();
+        let o = r.outcome;
+        self.totals.add(&o.stats);
+        let problems = &mut self.problems[index];
+        for m in o.record_errors {
+            problems.push(FileProblem {
+                file: name.clone(),
+                message: m,
+                fatal: false,
+            });
+        }
+        if o.fatal.is_none() && o.stats.records == o.stats.not_records {
+            self.summary.files.without_records += 1;
+        }
+        match o.fatal {
+            Some(m) => {
+                self.summary.files.failed += 1;
+                problems.push(FileProblem {
+                    file: name,
+                    message: m,
+                    fatal: true,
+                });
+            }
+            None => self.summary.files.read += 1,
+        }
+        self.session_events += (r.items.len() + r.pending.len()) as u64;
+        for it in r.items {
+            self.items.push(it)?;
+        }
+        for ev in r.pending {
+            self.pending.push(Pending {
+                key: (
+                    mapping::session_id_of(&ev).unwrap_or_default().into(),
+                    ev.file.clone(),
+                    ev.record,
+                ),
+                event: ev,
+            })?;
+        }
+        for (key, id, info) in r.started {
+            self.starts.push(Start {
+                session: id.into(),
+                key: StartKey {
+                    time: key.time,
+                    file: key.file,
+                    record: key.record,
+                },
+                info,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs a replay over the listed inputs and hands every row to `sink`, in event order.
+/// `progress` is called after each file with its index in the listing and the bytes it
+/// decompressed, and must be cheap.
+///
+/// Memory stays flat as events grow: rows and counts on their way to the report, and
+/// Terminate/ResumeSession events waiting for the session index, go to temporary files under
+/// `cfg.temp_dir` past a budget, and are merged back in order. What stays proportional to the
+/// events is the session index (one entry per started session). A `sink` error (a closed pipe)
+/// stops the writing, not the counting: it is returned in [`ReplayOutput::write_error`].
+pub fn run(
+    cfg: &ReplayConfig,
+    listing: &Listing,
+    progress: &(dyn Fn(usize, u64) + Sync),
+    sink: &mut dyn FnMut(&Row) -> std::io::Result<()>,
+) -> Result<ReplayOutput, ReplayError> {
+    let area = TempArea::new(cfg.temp_dir.clone());
+    let mut summary = Summary {
+        baseline: if cfg.baseline.is_some() {
+            "policy"
+        } else {
+            "recorded"
+        }
+        .to_string(),
+        verified: cfg.decode.verify,
+        ..Summary::default()
+    };
+    summary.files.listing_errors = listing.errors.len() as u64;
+    for (_, reason) in &listing.skipped {
+        *summary
+            .files
+            .skipped
+            .entry(reason.as_str().to_string())
+            .or_default() += 1;
+    }
+    summary.files.found = listing.inputs.len() as u64;
+    summary.files.pruned = listing.pruned_files;
+    summary.files.pruned_directories = listing.pruned_directories;
+    let mut c = Collector {
+        summary,
+        totals: FileStats::default(),
+        problems: (0..listing.inputs.len()).map(|_| Vec::new()).collect(),
+        items: SortedSpill::new(area.clone(), cfg.memory_budget / 10 * 6),
+        pending: SortedSpill::new(area.clone(), cfg.memory_budget / 10 * 2),
+        starts: SortedSpill::new(area.clone(), cfg.memory_budget / 10 * 2),
+        session_events: 0,
+    };
+
+    // Files are decoded and evaluated in parallel; results come back through a bounded channel
+    // as they are ready, so at most a few files' results are in flight.
+    let no_sessions = Sessions::default();
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, FileResult)>(
+        2 * rayon::current_num_threads().max(1),
+    );
+    let mut failed: Option<SpillError> = None;
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            listing
+                .inputs
+                .par_iter()
+                .enumerate()
+                .for_each_with(tx, |tx, (i, input)| {
+                    let r = process_file(cfg, input, &no_sessions);
+                    progress(i, r.outcome.stats.bytes);
+                    let _ = tx.send((i, r));
+                });
+        });
+        for (i, r) in rx {
+            if failed.is_none() {
+                if let Err(e) = c.add_file(i, &listing.inputs[i], r) {
+                    failed = Some(e);
+                }
+            }
+        }
+    });
+    if let Some(e) = failed {
+        return Err(e.into());
+    }
+
+    let mut summary = c.summary;
+    summary.records = c.totals;
+    summary.ssm_session_events = c.session_events;
+    let mut items = c.items;
+    join_sessions(cfg, c.pending, c.starts, &mut items)?;
+
+    // Event order; duplicate event IDs keep their first copy. Copies of one event share its
+    // time, so the IDs seen are kept for the current time only.
+    let mut merged = items.finish()?;
+    let mut current_time: Option<Option<DateTime<Utc>>> = None;
+    let mut seen_now: HashSet<Box<str>> = HashSet::new();
+    let mut fidelity = cfg.baseline.as_ref().map(|_| Fidelity::default());
+    let mut tally = Tally::default();
+    let mut write_error: Option<std::io::Error> = None;
+    while let Some(it) = merged.next_item()? {
+        if current_time != Some(it.key.time) {
+            current_time = Some(it.key.time);
+            seen_now.clear();
+        }
+        // Records without an eventID are never treated as duplicates of each other.
+        if !it.key.event_id.is_empty() && !seen_now.insert(it.key.event_id.clone()) {
+            summary.duplicates += 1;
+            continue;
+        }
+        let (fid, event_id) = match &it.kind {
+            ItemKind::Row(r, fid) => (fid.as_ref(), Some(r.event_id.as_str())),
+            ItemKind::Unchanged(_, fid, id) => (fid.as_ref(), id.as_deref()),
+            ItemKind::OutsideWindow => (None, None),
+        };
+        if let (Some(f), Some(agreement)) = (fidelity.as_mut(), fid) {
+            match agreement {
+                Agreement::Agrees => f.agree += 1,
+                Agreement::Disagrees(why) => {
+                    f.disagree += 1;
+                    if f.disagreeing.len() < MAX_DISAGREEING {
+                        f.disagreeing
+                            .push(format!("{} ({why})", event_id.unwrap_or_default()));
+                    }
+                }
+                Agreement::Uncertain => f.uncertain += 1,
+            }
+        }
+        match it.kind {
+            ItemKind::Row(r, _) => {
+                tally.add_row(&r);
+                if write_error.is_none() {
+                    if let Err(e) = sink(&r) {
+                        write_error = Some(e);
+                    }
+                }
+            }
+            ItemKind::Unchanged(action, _, _) => tally.add_unchanged(action.name()),
+            ItemKind::OutsideWindow => summary.outside_window += 1,
+        }
+    }
+    summary.fidelity = fidelity;
+    tally.apply(&mut summary);
+    let mut problems: Vec<FileProblem> = listing
+        .errors
+        .iter()
+        .map(|e| FileProblem {
+            file: String::new(),
+            message: e.clone(),
+            fatal: true,
+        })
+        .collect();
+    problems.extend(c.problems.into_iter().flatten());
+    summary.errors = problems
+        .iter()
+        .map(|p| {
+            if p.file.is_empty() {
+                p.message.clone()
+            } else {
+                format!("{}: {}", p.file, p.message)
+            }
+        })
+        .collect();
+    Ok(ReplayOutput {
+        summary,
+        problems,
+        write_error,
+    })
+}
