@@ -150,8 +150,6 @@ pub struct Evaluation {
     pub denied_by: Vec<(bool, PolicyKind)>,
 }
 
-const DOC_CHECK_KEY: &str = "ssm:sessiondocumentaccesscheck";
-
 /// Evaluates `request` against `stack`. An `indeterminate` answer of the three-valued pass is
 /// checked over the possible worlds of the unknown keys (`eval::worlds`): it stays
 /// `indeterminate` only when two worlds decide differently, or when the worlds cannot be listed
@@ -267,20 +265,7 @@ fn evaluate_once(
         .map(|r| evaluate_resource(stack, request, r, principal_tags))
         .collect();
     if let Some(doc) = &request.default_document {
-        let overall = combine(&per_resource);
-        let requires_check = overall == Decision::Allowed
-            && per_resource.iter().all(|r| {
-                let allows: Vec<&Deciding> = r
-                    .deciding
-                    .iter()
-                    .filter(|d| d.effect == Effect::Allow && d.kind == PolicyKind::Identity)
-                    .collect();
-                !allows.is_empty()
-                    && allows.iter().all(|d| {
-                        find_statement(stack, d).is_some_and(|s| s.has_condition_key(DOC_CHECK_KEY))
-                    })
-            });
-        if requires_check {
+        if super::session_document::default_document_is_checked(stack, &per_resource) {
             per_resource.push(evaluate_resource(stack, request, doc, principal_tags));
         }
     }
@@ -328,7 +313,7 @@ fn evaluate_once(
     }
 }
 
-fn find_statement<'p>(stack: &PolicyStack<'p>, d: &Deciding) -> Option<&'p Statement> {
+pub(super) fn find_statement<'p>(stack: &PolicyStack<'p>, d: &Deciding) -> Option<&'p Statement> {
     stack
         .identity
         .iter()

@@ -4,6 +4,7 @@
 pub(crate) mod authorize;
 pub(crate) mod decide;
 pub(crate) mod request;
+mod session_document;
 pub(crate) mod variants;
 pub(crate) mod worlds;
 

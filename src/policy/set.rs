@@ -383,3 +383,153 @@ fn array<'a>(v: &'a Value, key: &str) -> impl Iterator<Item = &'a Value> {
         .into_iter()
         .flatten()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALLOW_START: &str = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"ssm:StartSession","Resource":"*"}}"#;
+
+    fn load(text: &str) -> Result<PolicySet, Vec<Problem>> {
+        PolicySet::load(&[PolicyInput {
+            name: "details.json".into(),
+            text: text.into(),
+        }])
+    }
+
+    fn sources(r: &Resolved<'_>) -> Vec<String> {
+        match r {
+            Resolved::Found { identity, .. } => {
+                identity.iter().map(|p| p.name.to_string()).collect()
+            }
+            Resolved::Missing(why) => vec![format!("missing: {why}")],
+        }
+    }
+
+    /// An `aws iam get-account-authorization-details` export (IAM API Reference,
+    /// GetAccountAuthorizationDetails): documents are JSON text or objects, managed policies
+    /// carry every version and only the default one applies.
+    fn snapshot() -> String {
+        format!(
+            r#"{{
+  "UserDetailList": [{{
+    "UserName": "alice", "Arn": "arn:aws:iam::111122223333:user/alice",
+    "UserPolicyList": [{{"PolicyName": "own", "PolicyDocument": {ALLOW_START}}}],
+    "GroupList": ["ops"],
+    "AttachedManagedPolicies": [{{"PolicyArn": "arn:aws:iam::111122223333:policy/sessions"}}],
+    "PermissionsBoundary": {{"PermissionsBoundaryType": "Policy", "PermissionsBoundaryArn": "arn:aws:iam::111122223333:policy/sessions"}},
+    "Tags": [{{"Key": "team", "Value": "web"}}]
+  }}, {{
+    "UserName": "bob", "Arn": "arn:aws:iam::111122223333:user/bob",
+    "AttachedManagedPolicies": [{{"PolicyArn": "arn:aws:iam::111122223333:policy/gone"}}]
+  }}],
+  "GroupDetailList": [{{
+    "GroupName": "ops", "Arn": "arn:aws:iam::111122223333:group/ops",
+    "GroupPolicyList": [{{"PolicyName": "grp", "PolicyDocument": {text:?}}}]
+  }}],
+  "RoleDetailList": [{{
+    "RoleName": "Ops", "Arn": "arn:aws:iam::111122223333:role/team/Ops",
+    "AttachedManagedPolicies": [{{"PolicyArn": "arn:aws:iam::111122223333:policy/sessions"}}]
+  }}],
+  "Policies": [{{
+    "PolicyName": "sessions", "Arn": "arn:aws:iam::111122223333:policy/sessions",
+    "PolicyVersionList": [
+      {{"VersionId": "v1", "IsDefaultVersion": false, "Document": {{"Version":"2012-10-17","Statement":{{"Effect":"Deny","Action":"*","Resource":"*"}}}}}},
+      {{"VersionId": "v2", "IsDefaultVersion": true, "Document": {ALLOW_START}}}
+    ]
+  }}]
+}}"#,
+            text = ALLOW_START
+        )
+    }
+
+    #[test]
+    fn users_get_inline_group_and_default_managed_versions() {
+        let set = load(&snapshot()).expect("loads");
+        assert!(set.has_snapshot());
+        let alice = set.resolve(
+            PrincipalKind::User,
+            "arn:aws:iam::111122223333:user/alice",
+            "111122223333",
+            "alice",
+        );
+        assert_eq!(
+            sources(&alice),
+            [
+                "arn:aws:iam::111122223333:user/alice#own",
+                "arn:aws:iam::111122223333:policy/sessions",
+                "arn:aws:iam::111122223333:group/ops#grp",
+            ]
+        );
+        let Resolved::Found {
+            identity,
+            boundary,
+            tags,
+        } = alice
+        else {
+            panic!("alice is in the snapshot")
+        };
+        // Only the default version: v1 (a Deny) is not compiled in.
+        assert!(identity.iter().all(|p| p
+            .statements
+            .iter()
+            .all(|s| s.effect == crate::policy::Effect::Allow)));
+        assert!(boundary.is_some());
+        assert_eq!(tags, Some(&TagState::known([("team", "web")])));
+    }
+
+    #[test]
+    fn roles_are_found_by_name_when_the_logged_path_differs() {
+        let set = load(&snapshot()).expect("loads");
+        // `sessionContext.sessionIssuer.arn` carries the path; a record without it only the
+        // name.
+        let by_name = set.resolve(PrincipalKind::Role, "", "111122223333", "Ops");
+        assert_eq!(
+            sources(&by_name),
+            ["arn:aws:iam::111122223333:policy/sessions"]
+        );
+        let Resolved::Found { tags, .. } = by_name else {
+            panic!("found")
+        };
+        assert_eq!(tags, None, "session tags can override a role's: unknown");
+        // Same name in another account: not this role.
+        let other = set.resolve(PrincipalKind::Role, "", "444455556666", "Ops");
+        assert!(
+            matches!(other, Resolved::Missing(ref why) if why.contains("not in the policy snapshot"))
+        );
+        // A user of the same name is not the role.
+        let user = set.resolve(PrincipalKind::User, "", "111122223333", "Ops");
+        assert!(matches!(user, Resolved::Missing(_)));
+    }
+
+    #[test]
+    fn a_principal_with_a_policy_missing_from_the_snapshot_is_unresolved() {
+        let set = load(&snapshot()).expect("loads");
+        let bob = set.resolve(
+            PrincipalKind::User,
+            "arn:aws:iam::111122223333:user/bob",
+            "111122223333",
+            "bob",
+        );
+        assert!(
+            matches!(bob, Resolved::Missing(ref why) if why.contains("policy/gone")),
+            "{:?}",
+            sources(&bob)
+        );
+    }
+
+    #[test]
+    fn a_plain_document_applies_to_everyone_and_errors_refuse_the_set() {
+        let set = load(ALLOW_START).expect("loads");
+        assert!(!set.has_snapshot());
+        let anyone = set.resolve(PrincipalKind::Role, "arn:aws:iam::1:role/x", "1", "x");
+        assert_eq!(sources(&anyone), ["details.json"]);
+        let broken = load(
+            r#"{"Version":"2012-10-17","Statement":{"Effect":"Permit","Action":"*","Resource":"*"}}"#,
+        );
+        assert!(broken.is_err());
+        let no_arn = load(r#"{"UserDetailList":[{"UserName":"x"}],"Policies":[]}"#)
+            .expect_err("an entry without Arn is an error");
+        assert!(no_arn[0].message.contains("without `Arn`"), "{:?}", no_arn);
+    }
+}

@@ -411,8 +411,14 @@ mod tests {
     #[test]
     fn skipped_events_are_grouped_by_kind_not_by_their_detail() {
         let mut t = Tally::default();
-        t.add_row(&skipped(SkipKind::UnrecognisedTarget, "unrecognised target `a`"));
-        t.add_row(&skipped(SkipKind::UnrecognisedTarget, "unrecognised target `b`"));
+        t.add_row(&skipped(
+            SkipKind::UnrecognisedTarget,
+            "unrecognised target `a`",
+        ));
+        t.add_row(&skipped(
+            SkipKind::UnrecognisedTarget,
+            "unrecognised target `b`",
+        ));
         t.add_row(&skipped(SkipKind::NoAccount, "no account"));
         let mut s = Summary::default();
         t.apply(&mut s);
