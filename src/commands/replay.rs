@@ -43,7 +43,7 @@ fn build_config(a: &ReplayArgs) -> Result<ReplayConfig, ConfigError> {
         let text = config::read_text(p)?;
         inventory
             .add(&p.display().to_string(), &text)
-            .map_err(ConfigError::Argument)?;
+            .map_err(|e| ConfigError::Argument(e.to_string()))?;
     }
     let time = |flag: &str, v: &Option<String>| -> Result<_, ConfigError> {
         v.as_deref()

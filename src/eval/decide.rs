@@ -3,7 +3,7 @@
 
 use crate::eval::{self, evaluate, Decision, PolicyKind, PolicyStack, TagState};
 use crate::mapping::{Mapped, PrincipalType};
-use crate::policy::set::{PolicySet, PrincipalKind, Resolved};
+use crate::policy::set::{PolicySet, Resolved};
 use crate::policy::CompiledPolicy;
 
 /// One policy set's decision for an event.
@@ -36,15 +36,10 @@ pub(crate) fn stack_for<'p>(
     } else {
         scps.iter().map(|s| vec![s]).collect()
     };
-    let resolved = match p.kind {
-        PrincipalType::Root => None,
-        PrincipalType::User | PrincipalType::FederatedUser => {
-            Some(set.resolve(PrincipalKind::User, &p.policy_arn, &p.account, &p.name))
-        }
-        PrincipalType::AssumedRole => {
-            Some(set.resolve(PrincipalKind::Role, &p.policy_arn, &p.account, &p.name))
-        }
-    };
+    let resolved = p
+        .kind
+        .policy_holder()
+        .map(|holder| set.resolve(holder, &p.policy_arn, &p.account, &p.name));
     let (mut stack, tags) = match resolved {
         // The root user is not subject to identity-based policies, only to SCPs.
         None => (

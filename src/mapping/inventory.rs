@@ -48,6 +48,28 @@ fn resource_id(arn: &str) -> Option<&str> {
     crate::arn::Arn::parse(arn).map(|a| a.resource_id())
 }
 
+/// An inventory file that cannot be used, and where.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}: {}{message}", line.map(|l| format!("line {l}: ")).unwrap_or_default())]
+pub struct InventoryError {
+    /// The file.
+    pub file: String,
+    /// The line (1-based), when one is at fault.
+    pub line: Option<usize>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl InventoryError {
+    fn new(file: &str, line: Option<usize>, message: impl Into<String>) -> InventoryError {
+        InventoryError {
+            file: file.to_string(),
+            line,
+            message: message.into(),
+        }
+    }
+}
+
 impl Inventory {
     /// Was an inventory file given?
     pub fn is_loaded(&self) -> bool {
@@ -55,12 +77,12 @@ impl Inventory {
     }
 
     /// Adds one inventory file's text. `name` names it in errors.
-    pub fn add(&mut self, name: &str, text: &str) -> Result<usize, String> {
+    pub fn add(&mut self, name: &str, text: &str) -> Result<usize, InventoryError> {
         self.loaded = true;
         let t = text.trim_start_matches('\u{feff}').trim_start();
         if t.starts_with('{') {
-            let v: Value =
-                serde_json::from_str(t).map_err(|e| format!("{name}: invalid JSON: {e}"))?;
+            let v: Value = serde_json::from_str(t)
+                .map_err(|e| InventoryError::new(name, None, format!("invalid JSON: {e}")))?;
             if let Some(res) = v.get("Reservations").and_then(Value::as_array) {
                 let mut n = 0;
                 for r in res {
@@ -108,22 +130,24 @@ impl Inventory {
                 }
                 return Ok(n);
             }
-            return Err(format!(
-                "{name}: not an inventory: expected `describe-instances` output (`Reservations`), \
-                 `get-resources` output (`ResourceTagMappingList`) or CSV `resource,key,value`"
+            return Err(InventoryError::new(
+                name,
+                None,
+                "not an inventory: expected `describe-instances` output (`Reservations`), \
+                 `get-resources` output (`ResourceTagMappingList`) or CSV `resource,key,value`",
             ));
         }
         self.add_csv(name, t)
     }
 
-    fn add_csv(&mut self, name: &str, text: &str) -> Result<usize, String> {
+    fn add_csv(&mut self, name: &str, text: &str) -> Result<usize, InventoryError> {
         let mut rdr = csv::ReaderBuilder::new()
             .has_headers(true)
             .flexible(false)
             .from_reader(text.as_bytes());
         let headers = rdr
             .headers()
-            .map_err(|e| format!("{name}: {e}"))?
+            .map_err(|e| InventoryError::new(name, None, e.to_string()))?
             .iter()
             .map(|h| h.trim().to_ascii_lowercase())
             .collect::<Vec<_>>();
@@ -135,18 +159,22 @@ impl Inventory {
                 .chars()
                 .take(120)
                 .collect();
-            return Err(format!(
-                "{name}: line 1: a CSV inventory must have the header `resource,key,value`, found `{found}`"
+            return Err(InventoryError::new(
+                name,
+                Some(1),
+                format!(
+                    "a CSV inventory must have the header `resource,key,value`, found `{found}`"
+                ),
             ));
         }
         let mut n = 0;
         for (i, rec) in rdr.records().enumerate() {
-            let rec = rec.map_err(|e| format!("{name}: line {}: {e}", i + 2))?;
+            let rec = rec.map_err(|e| InventoryError::new(name, Some(i + 2), e.to_string()))?;
             let resource = rec.get(0).unwrap_or("").trim();
             let key = rec.get(1).unwrap_or("").trim();
             let value = rec.get(2).unwrap_or("");
             if resource.is_empty() {
-                return Err(format!("{name}: line {}: empty resource", i + 2));
+                return Err(InventoryError::new(name, Some(i + 2), "empty resource"));
             }
             let map = if resource.starts_with("arn:") {
                 self.by_arn.entry(resource.to_string()).or_default()
@@ -207,7 +235,18 @@ mod tests {
             TagState::known([("env", "prod")])
         );
         assert_eq!(inv.tags("x", Some("i-8")), TagState::none());
-        assert!(inv.add("bad.csv", "a,b\n1,2\n").is_err());
+        let header = inv.add("bad.csv", "a,b\n1,2\n").expect_err("bad header");
+        assert_eq!(header.line, Some(1));
+        assert!(
+            header
+                .to_string()
+                .starts_with("bad.csv: line 1: a CSV inventory"),
+            "{header}"
+        );
+        let empty = Inventory::default()
+            .add("e.csv", "resource,key,value\ni-1,a,b\n,k,v\n")
+            .expect_err("empty resource");
+        assert_eq!(empty.to_string(), "e.csv: line 3: empty resource");
         assert!(Inventory::default().add("x.json", "{\"x\":1}").is_err());
     }
 

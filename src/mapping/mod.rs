@@ -14,7 +14,7 @@ use crate::decode::{SsmAction, SsmEvent};
 use crate::eval::{Context, KeyValue, Request, Resource, TagState};
 use crate::timefmt;
 
-pub use inventory::Inventory;
+pub use inventory::{Inventory, InventoryError};
 pub use principal::{Principal, PrincipalType};
 pub use sessions::Sessions;
 pub use skip::{Skip, SkipKind};

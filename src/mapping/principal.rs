@@ -4,6 +4,7 @@
 
 use super::skip::{Skip, SkipKind};
 use crate::decode::SsmEvent;
+use crate::policy::set::PrincipalKind;
 
 /// The kind of caller, as far as policies go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -26,6 +27,16 @@ impl PrincipalType {
             PrincipalType::AssumedRole => "AssumedRole",
             PrincipalType::FederatedUser => "FederatedUser",
             PrincipalType::Root => "Account",
+        }
+    }
+    /// The kind of IAM identity whose policies apply: the user (for a federated user, the
+    /// issuing user), the role; none for the root user, which identity-based policies do not
+    /// govern.
+    pub fn policy_holder(self) -> Option<PrincipalKind> {
+        match self {
+            PrincipalType::User | PrincipalType::FederatedUser => Some(PrincipalKind::User),
+            PrincipalType::AssumedRole => Some(PrincipalKind::Role),
+            PrincipalType::Root => None,
         }
     }
     /// The `userIdentity.type` word, for reports.
