@@ -264,9 +264,14 @@ fn evaluate_once(
         .iter()
         .map(|r| evaluate_resource(stack, request, r, principal_tags))
         .collect();
-    if let Some(doc) = &request.default_document {
-        if super::session_document::default_document_is_checked(stack, &per_resource) {
-            per_resource.push(evaluate_resource(stack, request, doc, principal_tags));
+    if let Some(c) = &request.conditional {
+        if super::conditional::is_evaluated(stack, &per_resource, &c.key) {
+            per_resource.push(evaluate_resource(
+                stack,
+                request,
+                &c.resource,
+                principal_tags,
+            ));
         }
     }
     let decision = combine(&per_resource);

@@ -173,6 +173,18 @@ impl Context {
     }
 }
 
+/// A resource the request names but IAM evaluates only when every identity-based statement that
+/// allows the request (on every other resource) uses a given condition key. Services define such
+/// rules; the mapping of a service's events says which (for Session Manager: the default
+/// session document and `ssm:SessionDocumentAccessCheck`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conditional {
+    /// The resource.
+    pub resource: Resource,
+    /// The condition key, in lower case (keys are case-insensitive).
+    pub key: String,
+}
+
 /// An authorization request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
@@ -180,11 +192,9 @@ pub struct Request {
     action_lower: String,
     /// The resources the action applies to.
     pub resources: Vec<Resource>,
-    /// StartSession without `documentName`: the default `SSM-SessionManagerRunShell` document,
-    /// checked only when every statement that allows the request requires
-    /// `ssm:SessionDocumentAccessCheck` (Systems Manager User Guide, "Enforce a session document
-    /// permission check for the AWS CLI").
-    pub default_document: Option<Resource>,
+    /// A resource evaluated only when the statements that allow the request ask for it (see
+    /// [`Conditional`]).
+    pub conditional: Option<Conditional>,
     /// The condition context.
     pub context: Context,
 }
@@ -196,7 +206,7 @@ impl Request {
             action: action.to_string(),
             action_lower: action.to_ascii_lowercase(),
             resources,
-            default_document: None,
+            conditional: None,
             context,
         }
     }

@@ -75,7 +75,7 @@ pub fn enumerate(
     principal_tags: &TagState,
 ) -> Enumeration {
     let mut slots: Vec<&crate::eval::Resource> = request.resources.iter().collect();
-    slots.extend(request.default_document.as_ref());
+    slots.extend(request.conditional.as_ref().map(|c| &c.resource));
     let envs: Vec<Env<'_>> = slots
         .iter()
         .map(|r| Env {
@@ -379,7 +379,7 @@ pub fn for_each_world(
                     let res = if *index < req.resources.len() {
                         req.resources.get_mut(*index)
                     } else {
-                        req.default_document.as_mut()
+                        req.conditional.as_mut().map(|c| &mut c.resource)
                     };
                     if let Some(r) = res {
                         r.tags = with_tag(&r.tags, tag, value);

@@ -11,7 +11,7 @@ pub(crate) mod skip;
 use std::net::IpAddr;
 
 use crate::decode::{SsmAction, SsmEvent};
-use crate::eval::{Context, KeyValue, Request, Resource, TagState};
+use crate::eval::{Conditional, Context, KeyValue, Request, Resource, TagState};
 use crate::timefmt;
 
 pub use inventory::{Inventory, InventoryError};
@@ -21,6 +21,16 @@ pub use skip::{Skip, SkipKind};
 
 /// The default session document, used when StartSession names none.
 pub const DEFAULT_DOCUMENT: &str = "SSM-SessionManagerRunShell";
+
+/// A StartSession that names no document runs the default one, and IAM checks that document
+/// only when the statements allowing the call use `ssm:SessionDocumentAccessCheck` (Systems
+/// Manager User Guide, "Enforce a session document permission check for the AWS CLI").
+fn default_document_rule(document: Resource) -> Conditional {
+    Conditional {
+        resource: document,
+        key: "ssm:sessiondocumentaccesscheck".to_string(),
+    }
+}
 
 /// A mapped event.
 #[derive(Debug, Clone)]
@@ -192,7 +202,7 @@ pub fn map_event(
                     None => {
                         let arn = document_arn(&part, region, account, DEFAULT_DOCUMENT);
                         let tags = document_tags(inventory, &arn);
-                        default_document = Some(Resource::new(arn, tags));
+                        default_document = Some(default_document_rule(Resource::new(arn, tags)));
                     }
                 }
             }
@@ -238,15 +248,15 @@ pub fn map_event(
     };
     let context = build_context(ev, &principal, time);
     let mut request = Request::new(ev.action.iam_action(), resources, context);
-    request.default_document = default_document;
+    request.conditional = default_document;
     let unlogged = unlogged_document.then(|| {
         // The message names the target: the document is absent (the default-document rule) or
         // any document, the account's own or an AWS-owned one.
         let mut no_document = request.clone();
-        no_document.default_document = Some(Resource::new(
+        no_document.conditional = Some(default_document_rule(Resource::new(
             document_arn(&part, region, account, DEFAULT_DOCUMENT),
             TagState::Unknown,
-        ));
+        )));
         let probe = |owner: &str| {
             let mut r = request.clone();
             r.resources.push(Resource::new(
@@ -600,7 +610,7 @@ mod tests {
             m.request.resources[1].arn,
             "arn:aws:ssm:eu-west-1::document/AWS-StartSSHSession"
         );
-        assert!(m.request.default_document.is_none());
+        assert!(m.request.conditional.is_none());
         // AWS-owned documents carry no customer tags: absent, not unknown, without an inventory.
         assert_eq!(m.request.resources[1].tags, TagState::none());
         assert_eq!(m.request.resources[0].tags, TagState::Unknown);
@@ -623,7 +633,7 @@ mod tests {
         ));
         let m = map_event(&plain, &s, &inv).expect("mapped");
         assert_eq!(
-            m.request.default_document.map(|d| d.arn),
+            m.request.conditional.map(|d| d.resource.arn),
             Some(
                 "arn:aws:ssm:eu-west-1:111122223333:document/SSM-SessionManagerRunShell"
                     .to_string()
