@@ -622,3 +622,176 @@ pub fn statement_applies(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eval::{Conditional, Context, Request, Resource, TagState};
+    use crate::policy::compile_text;
+
+    fn policy(name: &str, statements: &str) -> CompiledPolicy {
+        compile_text(
+            name,
+            &format!(r#"{{"Version":"2012-10-17","Statement":[{statements}]}}"#),
+        )
+        .policy
+        .expect("valid policy")
+    }
+
+    const ALLOW_ALL: &str = r#"{"Effect":"Allow","Action":"*","Resource":"*"}"#;
+    const ALLOW_START: &str =
+        r#"{"Effect":"Allow","Action":"ssm:StartSession","Resource":"arn:aws:ec2:*:*:instance/*"}"#;
+    const DENY_START: &str = r#"{"Effect":"Deny","Action":"ssm:StartSession","Resource":"*"}"#;
+    const ALLOW_TAGGED: &str = r#"{"Effect":"Allow","Action":"ssm:StartSession","Resource":"*","Condition":{"StringEquals":{"ssm:resourceTag/Env":"dev"}}}"#;
+
+    fn start(tags: TagState) -> Request {
+        Request::new(
+            "ssm:StartSession",
+            vec![Resource::new(
+                "arn:aws:ec2:us-east-1:111122223333:instance/i-1",
+                tags,
+            )],
+            Context::replayed(),
+        )
+    }
+
+    /// IAM User Guide, "Policy evaluation logic": an explicit deny in any policy wins; an allow
+    /// is needed from identity-based policies and from every SCP level, the permissions
+    /// boundary and session policies when present.
+    #[test]
+    fn evaluation_logic_table() {
+        let allow = policy("allow.json", ALLOW_START);
+        let deny = policy("deny.json", DENY_START);
+        let all = policy("all.json", ALLOW_ALL);
+        let none = policy(
+            "none.json",
+            r#"{"Effect":"Allow","Action":"s3:*","Resource":"*"}"#,
+        );
+        let cases: Vec<(&str, PolicyStack<'_>, Decision, Vec<(bool, PolicyKind)>)> = vec![
+            (
+                "identity allows",
+                PolicyStack {
+                    identity: vec![&allow],
+                    ..Default::default()
+                },
+                Decision::Allowed,
+                vec![],
+            ),
+            (
+                "nothing allows",
+                PolicyStack {
+                    identity: vec![&none],
+                    ..Default::default()
+                },
+                Decision::ImplicitDeny,
+                vec![(false, PolicyKind::Identity)],
+            ),
+            (
+                "explicit deny beats allow",
+                PolicyStack {
+                    identity: vec![&allow, &deny],
+                    ..Default::default()
+                },
+                Decision::ExplicitDeny,
+                vec![(true, PolicyKind::Identity)],
+            ),
+            (
+                "an SCP level that does not allow denies",
+                PolicyStack {
+                    identity: vec![&allow],
+                    scp_levels: vec![vec![&all], vec![&none]],
+                    ..Default::default()
+                },
+                Decision::ImplicitDeny,
+                vec![(false, PolicyKind::Scp(1))],
+            ),
+            (
+                "boundary must allow too",
+                PolicyStack {
+                    identity: vec![&allow],
+                    boundary: Some(&none),
+                    ..Default::default()
+                },
+                Decision::ImplicitDeny,
+                vec![(false, PolicyKind::Boundary)],
+            ),
+            (
+                "session policy must allow too",
+                PolicyStack {
+                    identity: vec![&all],
+                    session: vec![&none],
+                    ..Default::default()
+                },
+                Decision::ImplicitDeny,
+                vec![(false, PolicyKind::Session)],
+            ),
+            (
+                "root: identity gate open, SCPs still apply",
+                PolicyStack {
+                    identity_implicit_allow: true,
+                    scp_levels: vec![vec![&all, &deny]],
+                    ..Default::default()
+                },
+                Decision::ExplicitDeny,
+                vec![(true, PolicyKind::Scp(0))],
+            ),
+        ];
+        for (name, stack, want, denied_by) in cases {
+            let e = evaluate(&stack, &start(TagState::none()), &TagState::none());
+            assert_eq!(e.decision, want, "{name}: {}", e.reason);
+            assert_eq!(e.denied_by, denied_by, "{name}");
+        }
+    }
+
+    #[test]
+    fn unknown_tags_make_a_tag_condition_indeterminate_and_name_the_key() {
+        let tagged = policy("tagged.json", ALLOW_TAGGED);
+        let stack = PolicyStack {
+            identity: vec![&tagged],
+            ..Default::default()
+        };
+        let e = evaluate(&stack, &start(TagState::Unknown), &TagState::none());
+        assert_eq!(e.decision, Decision::Indeterminate);
+        assert_eq!(e.unknown_keys, ["ssm:resourceTag/Env"]);
+        let known = evaluate(
+            &stack,
+            &start(TagState::known([("Env", "dev")])),
+            &TagState::none(),
+        );
+        assert_eq!(known.decision, Decision::Allowed);
+        assert_eq!(known.deciding.len(), 1);
+        assert_eq!(known.deciding[0].statement, 1);
+    }
+
+    /// A conditional resource joins only when every allowing statement uses its key.
+    #[test]
+    fn conditional_resource_is_evaluated_only_when_asked_for() {
+        let doc = Resource::new("arn:aws:ssm:us-east-1::document/X", TagState::none());
+        let mut request = start(TagState::none());
+        request.conditional = Some(Conditional {
+            resource: doc,
+            key: "ssm:sessiondocumentaccesscheck".into(),
+        });
+        let plain = policy("plain.json", ALLOW_START);
+        let checked = policy(
+            "checked.json",
+            r#"{"Effect":"Allow","Action":"ssm:StartSession","Resource":"arn:aws:ec2:*:*:instance/*","Condition":{"BoolIfExists":{"ssm:SessionDocumentAccessCheck":"true"}}}"#,
+        );
+        let allowed = |p: &CompiledPolicy| {
+            evaluate(
+                &PolicyStack {
+                    identity: vec![p],
+                    ..Default::default()
+                },
+                &request,
+                &TagState::none(),
+            )
+        };
+        // Not asked for: the document is not evaluated, the instance alone decides.
+        assert_eq!(allowed(&plain).decision, Decision::Allowed);
+        // Asked for: the document must be allowed too, and nothing allows it.
+        let e = allowed(&checked);
+        assert_eq!(e.decision, Decision::ImplicitDeny, "{}", e.reason);
+        assert_eq!(e.resources.len(), 2);
+    }
+}
