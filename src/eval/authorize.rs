@@ -667,7 +667,13 @@ mod tests {
             "none.json",
             r#"{"Effect":"Allow","Action":"s3:*","Resource":"*"}"#,
         );
-        let cases: Vec<(&str, PolicyStack<'_>, Decision, Vec<(bool, PolicyKind)>)> = vec![
+        type Case<'p> = (
+            &'static str,
+            PolicyStack<'p>,
+            Decision,
+            Vec<(bool, PolicyKind)>,
+        );
+        let cases: Vec<Case<'_>> = vec![
             (
                 "identity allows",
                 PolicyStack {
