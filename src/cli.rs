@@ -22,6 +22,8 @@ pub struct Cli {
 pub enum Command {
     /// Replay log archives against a candidate policy set and report what changes
     Replay(ReplayArgs),
+    /// Write the Session Manager records of log archives to a subset that replays in seconds
+    Extract(ExtractArgs),
     /// Evaluate one request against policies (like `aws iam simulate-custom-policy`, offline)
     Simulate(SimulateArgs),
     /// Check policy files for errors and likely mistakes
@@ -109,24 +111,8 @@ pub struct ReplayArgs {
     /// resource,key,value; repeatable
     #[arg(long = "inventory")]
     pub inventory: Vec<PathBuf>,
-    /// Only events at or after this time (ISO 8601)
-    #[arg(long)]
-    pub since: Option<String>,
-    /// Only events before this time (ISO 8601)
-    #[arg(long)]
-    pub until: Option<String>,
-    /// Only events of this account; in the S3 layout, other accounts' folders are not read;
-    /// repeatable
-    #[arg(long = "account", value_name = "ID")]
-    pub accounts: Vec<String>,
-    /// Only events of this region; in the S3 layout, other regions' folders are not read;
-    /// repeatable
-    #[arg(long = "region", value_name = "NAME")]
-    pub regions: Vec<String>,
-    /// With --until: how long after it CloudTrail may still deliver a file holding events
-    /// before it (files delivered later are not read)
-    #[arg(long = "delivery-margin", value_name = "HOURS", default_value_t = 6)]
-    pub delivery_margin: u32,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
     /// Report format: csv (changes, one row per event), jsonl (the same rows as JSON lines),
     /// summary (a table for people)
     #[arg(long, value_enum, default_value_t = ReplayFormat::Csv)]
@@ -169,7 +155,58 @@ pub struct ReplayArgs {
     #[arg(long = "memory", value_name = "MIB", default_value_t = 64,
           value_parser = clap::value_parser!(u32).range(1..=65536))]
     pub memory: u32,
-    /// Log files or directories (walked recursively); `-` reads stdin
+    /// Log files or directories (walked recursively), or subset directories written by
+    /// `trailreplay extract`; `-` reads stdin
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+}
+
+/// The window and filters, shared by `replay` and `extract`.
+#[derive(Debug, Args)]
+pub struct ScopeArgs {
+    /// Only events at or after this time (ISO 8601)
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only events before this time (ISO 8601)
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Only events of this account; in the S3 layout, other accounts' folders are not read;
+    /// repeatable
+    #[arg(long = "account", value_name = "ID")]
+    pub accounts: Vec<String>,
+    /// Only events of this region; in the S3 layout, other regions' folders are not read;
+    /// repeatable
+    #[arg(long = "region", value_name = "NAME")]
+    pub regions: Vec<String>,
+    /// With --until: how long after it CloudTrail may still deliver a file holding events
+    /// before it (files delivered later are not read)
+    #[arg(long = "delivery-margin", value_name = "HOURS", default_value_t = 6)]
+    pub delivery_margin: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct ExtractArgs {
+    /// Subset directory to write (created if missing; must be empty unless --force replaces a
+    /// subset there)
+    #[arg(short = 'o', long = "output", value_name = "DIR")]
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    /// Parse every record fully (as `replay --verify`); replays of the subset may then use
+    /// --verify
+    #[arg(long)]
+    pub verify: bool,
+    /// Uncompressed size of a part file, in MiB, before the next one starts
+    #[arg(long = "part-size", value_name = "MIB", default_value_t = 256,
+          value_parser = clap::value_parser!(u32).range(1..=65536))]
+    pub part_size: u32,
+    /// Replace the subset already in the output directory
+    #[arg(long)]
+    pub force: bool,
+    /// Worker threads, 1 to 4 × the cores (at most 1024); default: all cores
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=MAX_THREADS as i64))]
+    pub threads: Option<u16>,
+    /// Log files or directories (walked recursively), read exactly as `replay` reads them
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 }

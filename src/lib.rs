@@ -51,6 +51,7 @@ mod sanitize;
 pub mod simulate;
 pub mod source;
 mod spill;
+pub mod subset;
 mod timefmt;
 pub mod validate;
 

@@ -16,13 +16,15 @@ pub enum Input {
     File(PathBuf),
     /// Standard input.
     Stdin,
+    /// A part of a subset written by `trailreplay extract` (see [`crate::subset`]).
+    SubsetPart(PathBuf),
 }
 
 impl Input {
     /// How messages name it.
     pub fn display(&self) -> String {
         match self {
-            Input::File(p) => p.display().to_string(),
+            Input::File(p) | Input::SubsetPart(p) => p.display().to_string(),
             Input::Stdin => "<stdin>".to_string(),
         }
     }
@@ -67,6 +69,9 @@ pub struct Listing {
     pub pruned_files: u64,
     /// Directories of the S3 layout left out whole (day, month, year, account or region).
     pub pruned_directories: u64,
+    /// Subsets whose parts are among the inputs: their manifests carry the counts of the
+    /// original files (see [`crate::subset::add_to_listing`]).
+    pub subsets: Vec<crate::subset::Manifest>,
 }
 
 /// What the CloudTrail S3 layout lets a directory walk leave out:
@@ -283,7 +288,7 @@ pub fn list_pruned(paths: &[PathBuf], prune: &Prune) -> Listing {
         .inputs
         .iter()
         .map(|i| match i {
-            Input::File(p) => std::fs::metadata(p).map_or(0, |m| m.len()),
+            Input::File(p) | Input::SubsetPart(p) => std::fs::metadata(p).map_or(0, |m| m.len()),
             Input::Stdin => 0,
         })
         .collect();
@@ -296,7 +301,7 @@ pub fn list_pruned(paths: &[PathBuf], prune: &Prune) -> Listing {
 /// with a BOM and CRLF line ends.
 pub fn open(input: &Input) -> io::Result<Box<dyn Read + Send>> {
     let raw: Box<dyn Read + Send> = match input {
-        Input::File(p) => Box::new(File::open(p)?),
+        Input::File(p) | Input::SubsetPart(p) => Box::new(File::open(p)?),
         Input::Stdin => Box::new(io::stdin()),
     };
     let mut buffered = BufReader::with_capacity(64 * 1024, raw);

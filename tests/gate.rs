@@ -375,7 +375,7 @@ fn summary_units_and_shapes() {
 
 #[test]
 fn help_texts() {
-    for cmd in ["replay", "simulate", "validate", "generate"] {
+    for cmd in ["replay", "extract", "simulate", "validate", "generate"] {
         let r = run([cmd, "--help"]);
         assert_eq!(r.code, 0);
         insta::assert_snapshot!(format!("help_{cmd}"), r.stdout);

@@ -10,3 +10,4 @@ mod property;
 mod replay;
 mod scale;
 mod seed;
+mod subset;

@@ -1,6 +1,7 @@
 //! The edge: each command turns parsed arguments into library calls, prints results and human
 //! messages, and returns the exit code. Library code below this never prints.
 
+mod extract;
 mod generate;
 mod replay;
 mod simulate;
@@ -8,9 +9,13 @@ mod validate;
 
 use std::io::Write;
 
-use crate::cli::{Cli, Command};
+use chrono::{DateTime, Utc};
+
+use crate::cli::{Cli, Command, ScopeArgs};
 use crate::config::ConfigError;
 use crate::sanitize::for_terminal;
+use crate::source;
+use crate::timefmt;
 
 /// Exit codes: 0 success, 1 a `--fail-on` change occurred (or fidelity too low), 2 trouble.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +31,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Simulate(a) => simulate::run(a),
         Command::Validate(a) => validate::run(a),
         Command::Replay(a) => replay::run(a),
+        Command::Extract(a) => extract::run(a),
         Command::Generate(a) => generate::run(a),
     }
 }
@@ -57,6 +63,85 @@ pub fn print_stdout(s: &str) -> ExitCode {
         Err(e) => {
             error(&format!("cannot write to stdout: {e}"));
             ExitCode::Trouble
+        }
+    }
+}
+
+/// `--since` and `--until`, when given.
+type Window = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
+/// `--since` and `--until`, parsed and checked.
+fn window(s: &ScopeArgs) -> Result<Window, ConfigError> {
+    let time = |flag: &str, v: &Option<String>| -> Result<_, ConfigError> {
+        v.as_deref()
+            .map(|text| {
+                timefmt::parse_datetime(text).ok_or_else(|| {
+                    ConfigError::Argument(format!(
+                        "`{flag} {text}`: not an ISO 8601 time (e.g. 2024-08-01 or 2024-08-01T12:00:00Z)"
+                    ))
+                })
+            })
+            .transpose()
+    };
+    let since = time("--since", &s.since)?;
+    let until = time("--until", &s.until)?;
+    if let (Some(a), Some(b)) = (since, until) {
+        if a >= b {
+            return Err(ConfigError::Argument(format!(
+                "`--since {}` is not before `--until {}`: the window holds no time",
+                timefmt::iso(&a),
+                timefmt::iso(&b)
+            )));
+        }
+    }
+    Ok((since, until))
+}
+
+/// What the S3 layout lets the walk leave out: files delivered more than the session lookback
+/// before `--since` (a file's name holds its delivery time, after its events; a few minutes
+/// more for the minute the name rounds down to), or more than the delivery margin after
+/// `--until`, and other accounts' and regions' folders.
+fn prune(
+    s: &ScopeArgs,
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+) -> source::Prune {
+    source::Prune {
+        from: since.map(|t| t - crate::replay::SESSION_LOOKBACK - chrono::Duration::minutes(5)),
+        to: until.map(|t| t + chrono::Duration::hours(i64::from(s.delivery_margin))),
+        accounts: s.accounts.clone(),
+        regions: s.regions.clone(),
+    }
+}
+
+/// Sets the worker pool's size: 1 to 4 × the cores, at most [`crate::cli::MAX_THREADS`] (clap
+/// checks the range; thousands of threads abort the process or exhaust memory).
+fn set_threads(n: u16) -> Result<(), String> {
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+    let bound = (4 * cores).min(crate::cli::MAX_THREADS);
+    if usize::from(n) > bound {
+        return Err(format!(
+            "`--threads {n}`: at most {bound} (4 × the {cores} cores of this machine)"
+        ));
+    }
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(usize::from(n))
+        .build_global()
+        .map_err(|e| format!("`--threads {n}`: cannot start the worker threads: {e}"))
+}
+
+/// Prints files' problems: fatal ones as errors, the rest as warnings.
+fn print_problems(problems: &[crate::replay::FileProblem]) {
+    for p in problems {
+        let msg = if p.file.is_empty() {
+            p.message.clone()
+        } else {
+            format!("{}: {}", p.file, p.message)
+        };
+        if p.fatal {
+            error(&msg);
+        } else {
+            warning(&msg);
         }
     }
 }

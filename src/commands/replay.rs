@@ -6,7 +6,7 @@ use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use super::{error, warning, ExitCode};
-use crate::cli::{FailOn, ReplayArgs, ReplayFormat, MAX_THREADS};
+use crate::cli::{FailOn, ReplayArgs, ReplayFormat};
 use crate::compare::Change;
 use crate::config::{self, ConfigError};
 use crate::decode::DecodeOptions;
@@ -15,6 +15,7 @@ use crate::replay::{self, ReplayConfig};
 use crate::report::{self, Row, RowWriter};
 use crate::sanitize::for_terminal;
 use crate::source;
+use crate::subset;
 use crate::timefmt;
 
 fn build_config(a: &ReplayArgs) -> Result<ReplayConfig, ConfigError> {
@@ -45,28 +46,7 @@ fn build_config(a: &ReplayArgs) -> Result<ReplayConfig, ConfigError> {
             .add(&p.display().to_string(), &text)
             .map_err(|e| ConfigError::Argument(e.to_string()))?;
     }
-    let time = |flag: &str, v: &Option<String>| -> Result<_, ConfigError> {
-        v.as_deref()
-            .map(|s| {
-                timefmt::parse_datetime(s).ok_or_else(|| {
-                    ConfigError::Argument(format!(
-                        "`{flag} {s}`: not an ISO 8601 time (e.g. 2024-08-01 or 2024-08-01T12:00:00Z)"
-                    ))
-                })
-            })
-            .transpose()
-    };
-    let since = time("--since", &a.since)?;
-    let until = time("--until", &a.until)?;
-    if let (Some(s), Some(u)) = (since, until) {
-        if s >= u {
-            return Err(ConfigError::Argument(format!(
-                "`--since {}` is not before `--until {}`: the window holds no time",
-                timefmt::iso(&s),
-                timefmt::iso(&u)
-            )));
-        }
-    }
+    let (since, until) = super::window(&a.scope)?;
     let warn_count = candidate.warnings.len()
         + baseline.as_ref().map_or(0, |b| b.warnings.len())
         + scp_warnings.len();
@@ -89,26 +69,54 @@ fn build_config(a: &ReplayArgs) -> Result<ReplayConfig, ConfigError> {
         keep_unchanged: a.all,
         temp_dir: a.temp_dir.clone().unwrap_or_else(std::env::temp_dir),
         memory_budget: (a.memory as usize) << 20,
-        accounts: a.accounts.clone(),
-        regions: a.regions.clone(),
+        accounts: a.scope.accounts.clone(),
+        regions: a.scope.regions.clone(),
     })
 }
 
-/// What the S3 layout lets the walk leave out: files delivered more than the session lookback
-/// before `--since` (a file's name holds its delivery time, after its events; a few minutes
-/// more for the minute the name rounds down to), or more than the delivery margin after
-/// `--until`, and other accounts' and regions' folders.
-fn prune(a: &ReplayArgs, cfg: &ReplayConfig) -> source::Prune {
-    source::Prune {
-        from: cfg
-            .since
-            .map(|s| s - replay::SESSION_LOOKBACK - chrono::Duration::minutes(5)),
-        to: cfg
-            .until
-            .map(|u| u + chrono::Duration::hours(i64::from(a.delivery_margin))),
-        accounts: a.accounts.clone(),
-        regions: a.regions.clone(),
+/// A subset holds what its extraction's window and filters selected: a replay over it may ask
+/// for that or less, never more.
+fn check_subset_scope(
+    dir: &Path,
+    m: &subset::Manifest,
+    a: &ReplayArgs,
+    cfg: &ReplayConfig,
+) -> Result<(), String> {
+    let s = &m.scope;
+    let refuse = |what: String| {
+        Err(format!(
+            "{}: this subset was extracted with {what}; replay it with the same or a narrower scope, or extract again",
+            dir.display()
+        ))
+    };
+    let time = |t: &Option<String>| t.as_deref().and_then(timefmt::parse_datetime);
+    let (since, until) = (time(&s.since), time(&s.until));
+    if let Some(from) = since {
+        if cfg.since.is_none_or(|mine| mine < from) {
+            return refuse(format!("`--since {}`", timefmt::iso(&from)));
+        }
     }
+    if let Some(to) = until {
+        if cfg.until.is_none_or(|mine| mine > to) {
+            return refuse(format!("`--until {}`", timefmt::iso(&to)));
+        }
+        if a.scope.delivery_margin > s.delivery_margin_hours {
+            return refuse(format!("`--delivery-margin {}`", s.delivery_margin_hours));
+        }
+    }
+    let narrower = |theirs: &[String], mine: &[String]| {
+        theirs.is_empty() || (!mine.is_empty() && mine.iter().all(|x| theirs.contains(x)))
+    };
+    if !narrower(&s.accounts, &a.scope.accounts) {
+        return refuse(format!("`--account {}`", s.accounts.join(" --account ")));
+    }
+    if !narrower(&s.regions, &a.scope.regions) {
+        return refuse(format!("`--region {}`", s.regions.join(" --region ")));
+    }
+    if a.verify && !s.verify {
+        return refuse("no `--verify` (its records were pre-filtered)".to_string());
+    }
+    Ok(())
 }
 
 /// Where the report goes: stdout, or a file written under a temporary name and renamed when
@@ -191,25 +199,9 @@ fn on_interrupt(partial: Option<PathBuf>) {
     });
 }
 
-/// Sets the worker pool's size: 1 to 4 × the cores, at most [`MAX_THREADS`] (clap checks the
-/// range; thousands of threads abort the process or exhaust memory).
-fn set_threads(n: u16) -> Result<(), String> {
-    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
-    let bound = (4 * cores).min(MAX_THREADS);
-    if usize::from(n) > bound {
-        return Err(format!(
-            "`--threads {n}`: at most {bound} (4 × the {cores} cores of this machine)"
-        ));
-    }
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(usize::from(n))
-        .build_global()
-        .map_err(|e| format!("`--threads {n}`: cannot start the worker threads: {e}"))
-}
-
 pub fn run(a: ReplayArgs) -> ExitCode {
     if let Some(n) = a.threads {
-        if let Err(e) = set_threads(n) {
+        if let Err(e) = super::set_threads(n) {
             error(&e);
             return ExitCode::Trouble;
         }
@@ -221,7 +213,21 @@ pub fn run(a: ReplayArgs) -> ExitCode {
             return ExitCode::Trouble;
         }
     };
-    let listing = source::list_pruned(&a.paths, &prune(&a, &cfg));
+    let (subsets, paths): (Vec<PathBuf>, Vec<PathBuf>) =
+        a.paths.iter().cloned().partition(|p| subset::is_subset(p));
+    let mut listing = source::list_pruned(&paths, &super::prune(&a.scope, cfg.since, cfg.until));
+    for dir in subsets {
+        let added = subset::open(&dir)
+            .map_err(|e| e.to_string())
+            .and_then(|m| check_subset_scope(&dir, &m, &a, &cfg).map(|()| m));
+        match added {
+            Ok(m) => subset::add_to_listing(&mut listing, &dir, m),
+            Err(e) => {
+                error(&e);
+                return ExitCode::Trouble;
+            }
+        }
+    }
     let total_bytes: u64 = listing.sizes.iter().sum();
     // A progress bar on stderr, drawn only when stderr is a terminal (indicatif hides it
     // otherwise): bytes of the files read so far, with an estimate of the time left.
@@ -276,18 +282,7 @@ pub fn run(a: ReplayArgs) -> ExitCode {
             return ExitCode::Trouble;
         }
     };
-    for p in &out.problems {
-        let msg = if p.file.is_empty() {
-            p.message.clone()
-        } else {
-            format!("{}: {}", p.file, p.message)
-        };
-        if p.fatal {
-            error(&msg);
-        } else {
-            warning(&msg);
-        }
-    }
+    super::print_problems(&out.problems);
     if out.summary.records.verify_misses > 0 {
         error(&format!(
             "--verify: the pre-filter missed {} session event(s); please report this",

@@ -21,14 +21,14 @@ use std::io::Read;
 use std::sync::{Arc, OnceLock};
 
 use memchr::memmem;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use event::{Decoded, Identity, SsmAction, SsmEvent};
 pub use scan::{ScanError, MAX_RECORD_BYTES};
 
 /// Per-file counts. Every record lands in exactly one of `prefiltered`, `session_events`,
 /// `other_ssm`, `other_service`, `not_records`, `malformed` or `oversize`.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileStats {
     /// Bytes decompressed.
     pub bytes: u64,
@@ -151,6 +151,17 @@ pub fn prefilter(bytes: &[u8]) -> bool {
 
 /// Decodes one stream of log data (already decompressed).
 pub fn decode_stream<R: Read>(reader: R, file: &Arc<str>, opts: DecodeOptions) -> FileOutcome {
+    decode_stream_keeping(reader, file, opts, &mut |_, _| {})
+}
+
+/// [`decode_stream`], handing `keep` the record number and the bytes of every Session Manager
+/// record as it is decoded (for `trailreplay extract`, which writes them unchanged).
+pub fn decode_stream_keeping<R: Read>(
+    reader: R,
+    file: &Arc<str>,
+    opts: DecodeOptions,
+    keep: &mut dyn FnMut(u64, &[u8]),
+) -> FileOutcome {
     let mut out = FileOutcome::default();
     let mut errors_seen = 0usize;
     thread_local! {
@@ -189,6 +200,7 @@ pub fn decode_stream<R: Read>(reader: R, file: &Arc<str>, opts: DecodeOptions) -
                     st.verify_misses += 1;
                 }
                 st.session_events += 1;
+                keep(index, bytes);
                 out.events.push(*ev);
             }
             Ok(Decoded::OtherSsm) => st.other_ssm += 1,

@@ -70,7 +70,7 @@ pub struct ReplayConfig {
 pub const SESSION_LOOKBACK: chrono::Duration = chrono::Duration::hours(24);
 
 /// A file's problem, for stderr.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FileProblem {
     /// The file.
     pub file: String,
@@ -99,6 +99,9 @@ impl ReplayOutput {
 
 /// Decodes one input.
 pub fn decode_input(input: &Input, opts: DecodeOptions) -> FileOutcome {
+    if let Input::SubsetPart(path) = input {
+        return crate::subset::decode_part(path, opts);
+    }
     let name: Arc<str> = Arc::from(input.display());
     match source::open(input) {
         Ok(reader) => decode::decode_stream(reader, &name, opts),
@@ -273,8 +276,13 @@ impl Collector {
     fn add_file(&mut self, index: usize, input: &Input, r: FileResult) -> Result<(), SpillError> {
         let name = input.display();
         let o = r.outcome;
-        self.totals.add(&o.stats);
         let problems = &mut self.problems[index];
+        // A subset's part counts only its events: its manifest carries the original files'
+        // counts.
+        let part = matches!(input, Input::SubsetPart(_));
+        if !part {
+            self.totals.add(&o.stats);
+        }
         for m in o.record_errors {
             problems.push(FileProblem {
                 file: name.clone(),
@@ -282,7 +290,7 @@ impl Collector {
                 fatal: false,
             });
         }
-        if o.fatal.is_none() && o.stats.records == o.stats.not_records {
+        if !part && o.fatal.is_none() && o.stats.records == o.stats.not_records {
             self.summary.files.without_records += 1;
         }
         match o.fatal {
@@ -294,6 +302,7 @@ impl Collector {
                     fatal: true,
                 });
             }
+            None if part => {}
             None => self.summary.files.read += 1,
         }
         self.session_events += (r.items.len() + r.pending.len()) as u64;
@@ -359,12 +368,34 @@ pub fn run(
             .entry(reason.as_str().to_string())
             .or_default() += 1;
     }
-    summary.files.found = listing.inputs.len() as u64;
+    summary.files.found = listing
+        .inputs
+        .iter()
+        .filter(|i| !matches!(i, Input::SubsetPart(_)))
+        .count() as u64;
     summary.files.pruned = listing.pruned_files;
     summary.files.pruned_directories = listing.pruned_directories;
+    // Subsets carry the counts of the files they were extracted from.
+    let mut totals = FileStats::default();
+    let mut carried: Vec<FileProblem> = Vec::new();
+    for m in &listing.subsets {
+        let (f, mine) = (&m.files, &mut summary.files);
+        mine.found += f.found;
+        mine.read += f.read;
+        mine.failed += f.failed;
+        mine.listing_errors += f.listing_errors;
+        mine.without_records += f.without_records;
+        mine.pruned += f.pruned;
+        mine.pruned_directories += f.pruned_directories;
+        for (reason, n) in &f.skipped {
+            *mine.skipped.entry(reason.clone()).or_default() += n;
+        }
+        totals.add(&m.records);
+        carried.extend(m.problems.iter().cloned());
+    }
     let mut c = Collector {
         summary,
-        totals: FileStats::default(),
+        totals,
         problems: (0..listing.inputs.len()).map(|_| Vec::new()).collect(),
         items: SortedSpill::new(area.clone(), cfg.memory_budget / 10 * 6),
         pending: SortedSpill::new(area.clone(), cfg.memory_budget / 10 * 2),
@@ -469,6 +500,7 @@ pub fn run(
             fatal: true,
         })
         .collect();
+    problems.extend(carried);
     problems.extend(c.problems.into_iter().flatten());
     summary.errors = problems
         .iter()

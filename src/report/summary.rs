@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::Row;
 use crate::compare::Change;
@@ -14,7 +14,8 @@ use crate::mapping::SkipKind;
 use crate::sanitize::for_terminal;
 
 /// What happened to the input files.
-#[derive(Debug, Default, Clone, Serialize)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct FilesSummary {
     /// Files found to read (after skipping digests and non-log names).
     pub found: u64,
