@@ -197,7 +197,7 @@ pub struct ExtractArgs {
     #[arg(long)]
     pub verify: bool,
     /// Uncompressed size of a part file, in MiB, before the next one starts
-    #[arg(long = "part-size", value_name = "MIB", default_value_t = 256,
+    #[arg(long = "part-size", value_name = "MIB", default_value_t = 32,
           value_parser = clap::value_parser!(u32).range(1..=65536))]
     pub part_size: u32,
     /// Replace the subset already in the output directory
