@@ -320,7 +320,7 @@ fn pipeline(c: &mut Criterion) {
         )
         .expect("inventory");
     let cfg = trailreplay::replay::ReplayConfig {
-        candidate: PolicySet::from_documents(vec![policy]),
+        candidates: vec![PolicySet::from_documents(vec![policy])],
         baseline: None,
         scps: vec![],
         inventory,
@@ -340,7 +340,7 @@ fn pipeline(c: &mut Criterion) {
     g.bench_function("replay_generated_20k_records", |b| {
         b.iter_batched(
             || (),
-            |_| trailreplay::replay::run(&cfg, &listing, &|_, _| {}, &mut |_| Ok(())),
+            |_| trailreplay::replay::run(&cfg, &listing, &|_, _| {}, &mut |_, _| Ok(())),
             BatchSize::SmallInput,
         )
     });

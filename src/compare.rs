@@ -165,35 +165,40 @@ pub fn recorded_side(ev: &SsmEvent) -> Side {
     }
 }
 
-/// The policies a replay compares: the candidate, the baseline (none: the log's outcomes) and
-/// the SCPs both sides share.
+/// The policies a replay compares: the candidates, the baseline (none: the log's outcomes) and
+/// the SCPs every side shares.
 #[derive(Clone, Copy)]
 pub struct Sides<'a> {
-    /// The proposed policies.
-    pub candidate: &'a PolicySet,
+    /// The proposed policy sets (usually one), each compared with the baseline.
+    pub candidates: &'a [PolicySet],
     /// The policies in force, when given (`--baseline`).
     pub baseline: Option<&'a PolicySet>,
     /// SCP levels, root first.
     pub scps: &'a [CompiledPolicy],
 }
 
+/// One candidate's verdict on an event.
+pub struct Candidate {
+    /// The candidate's side.
+    pub side: Side,
+    /// What the candidate changes.
+    pub change: Change,
+}
+
 /// An event's verdict before any row is built.
 pub struct Judged {
     /// The event as the authorization request.
     pub mapped: Mapped,
-    /// The candidate's side.
-    pub candidate: Side,
-    /// The baseline's side (the log's, without a baseline policy set).
+    /// Each candidate's side and change, in [`Sides::candidates`] order.
+    pub candidates: Vec<Candidate>,
+    /// The baseline's side (the log's, without a baseline policy set), decided once.
     pub baseline: Side,
-    /// What the candidate changes.
-    pub change: Change,
     /// With a baseline policy set: does it reproduce the recorded outcome?
     pub fidelity: Option<Agreement>,
 }
 
-/// Decides a mapped event on both sides and compares them.
+/// Decides a mapped event on the baseline's side and every candidate's, and compares them.
 pub fn judge(sides: Sides<'_>, ev: &SsmEvent, mapped: Mapped) -> Judged {
-    let candidate: Side = decide(sides.candidate, sides.scps, &mapped).into();
     let recorded = recorded_side(ev);
     let (baseline, fidelity) = match sides.baseline {
         Some(b) => {
@@ -203,19 +208,26 @@ pub fn judge(sides: Sides<'_>, ev: &SsmEvent, mapped: Mapped) -> Judged {
         }
         None => (recorded, None),
     };
-    let mut change = compare(baseline.outcome(), candidate.outcome());
-    if change == Change::Uncertain {
-        if let Some(b) = sides.baseline {
-            if let Some(settled) = change_in_every_world(sides, b, &mapped) {
-                change = settled;
+    let candidates = sides
+        .candidates
+        .iter()
+        .map(|set| {
+            let side: Side = decide(set, sides.scps, &mapped).into();
+            let mut change = compare(baseline.outcome(), side.outcome());
+            if change == Change::Uncertain {
+                if let Some(b) = sides.baseline {
+                    if let Some(settled) = change_in_every_world(set, sides.scps, b, &mapped) {
+                        change = settled;
+                    }
+                }
             }
-        }
-    }
+            Candidate { side, change }
+        })
+        .collect();
     Judged {
         mapped,
-        candidate,
+        candidates,
         baseline,
-        change,
         fidelity,
     }
 }
@@ -273,12 +285,17 @@ fn agreement(side: &Side, recorded: &Side, ev: &SsmEvent) -> Agreement {
 /// With two policy sets, an event whose side is `indeterminate` may still have one change in
 /// every possible world of the unknown keys (the same policy on both sides changes nothing,
 /// whatever the keys hold). `Some(change)` when every joint world gives that change.
-fn change_in_every_world(sides: Sides<'_>, baseline: &PolicySet, m: &Mapped) -> Option<Change> {
+fn change_in_every_world(
+    candidate: &PolicySet,
+    scps: &[CompiledPolicy],
+    baseline: &PolicySet,
+    m: &Mapped,
+) -> Option<Change> {
     if m.principal.kind == PrincipalType::FederatedUser {
         return None;
     }
-    let (base, base_tags) = stack_for(baseline, sides.scps, m).ok()?;
-    let (cand, cand_tags) = stack_for(sides.candidate, sides.scps, m).ok()?;
+    let (base, base_tags) = stack_for(baseline, scps, m).ok()?;
+    let (cand, cand_tags) = stack_for(candidate, scps, m).ok()?;
     // Principal tags come from the same snapshot on both sides when both have them.
     let tags = match (base_tags, cand_tags) {
         (Some(a), Some(b)) if a == b => a,

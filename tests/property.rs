@@ -712,7 +712,7 @@ proptest! {
         let policy = compile_document("admin", &json!({"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"ssm:*","Resource":"*"}}))
             .policy.expect("policy");
         let cfg = ReplayConfig {
-            candidate: trailreplay::policy::set::PolicySet::from_documents(vec![policy]),
+            candidates: vec![trailreplay::policy::set::PolicySet::from_documents(vec![policy])],
             baseline: None,
             scps: vec![],
             inventory: Default::default(),
@@ -727,12 +727,12 @@ proptest! {
         };
         let listing = trailreplay::source::list(&[dir.path().to_path_buf()]);
         let mut rows = Vec::new();
-        let out = replay::run(&cfg, &listing, &|_, _| {}, &mut |r| {
+        let out = replay::run(&cfg, &listing, &|_, _| {}, &mut |_, r| {
             rows.push(r.event_id.clone());
             Ok(())
         })
         .expect("replay");
-        let s = &out.summary;
+        let s = &out.summaries[0];
         prop_assert_eq!(s.ssm_session_events, s.duplicates + s.outside_window + s.rows);
         prop_assert_eq!(s.rows, s.evaluated + s.skipped);
         let seen: HashSet<&str> = rows.iter().map(String::as_str).collect();

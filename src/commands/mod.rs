@@ -54,6 +54,13 @@ fn config_error(e: ConfigError) -> ExitCode {
     ExitCode::Trouble
 }
 
+/// Writes to stdout and flushes.
+fn write_stdout(s: &str) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(s.as_bytes())?;
+    out.flush()
+}
+
 /// Writes to stdout; a closed pipe is a clean exit.
 pub fn print_stdout(s: &str) -> ExitCode {
     let mut out = std::io::stdout().lock();

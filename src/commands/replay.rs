@@ -18,8 +18,82 @@ use crate::source;
 use crate::subset;
 use crate::timefmt;
 
-fn build_config(a: &ReplayArgs) -> Result<ReplayConfig, ConfigError> {
-    let candidate = config::load_policy_set("candidate", &a.candidate)?;
+/// `--candidate` values grouped into named policy sets: `NAME=PATH` adds PATH to NAME's set;
+/// bare paths form one set, as before names existed, named after the first of them.
+fn candidate_groups(values: &[PathBuf]) -> Result<Vec<(String, Vec<PathBuf>)>, ConfigError> {
+    let mut groups: Vec<(String, Vec<PathBuf>)> = Vec::new();
+    let mut bare: Option<usize> = None;
+    let is_name = |n: &str| {
+        !n.is_empty()
+            && n.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+    };
+    for v in values {
+        let named = v
+            .to_str()
+            .filter(|_| !v.exists())
+            .and_then(|t| t.split_once('='))
+            .filter(|(n, p)| is_name(n) && !p.is_empty());
+        let (name, path) = match named {
+            Some((n, p)) => (n.to_string(), PathBuf::from(p)),
+            None => {
+                let i = *bare.get_or_insert_with(|| {
+                    let stem = v.file_stem().map_or_else(
+                        || "candidate".to_string(),
+                        |s| s.to_string_lossy().into_owned(),
+                    );
+                    groups.push((
+                        if v.as_os_str() == "-" {
+                            "stdin".into()
+                        } else {
+                            stem
+                        },
+                        vec![],
+                    ));
+                    groups.len() - 1
+                });
+                groups[i].1.push(v.clone());
+                continue;
+            }
+        };
+        let duplicate = || {
+            ConfigError::Argument(format!(
+                "two candidates are named `{name}`: name them apart with `--candidate NAME=PATH`"
+            ))
+        };
+        if bare.is_some_and(|b| groups[b].0 == name) {
+            return Err(duplicate());
+        }
+        match groups.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, paths)) => paths.push(path),
+            None => groups.push((name, vec![path])),
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (n, _) in &groups {
+        if !seen.insert(n.as_str()) {
+            return Err(ConfigError::Argument(format!(
+                "two candidates are named `{n}`: name them apart with `--candidate NAME=PATH`"
+            )));
+        }
+    }
+    Ok(groups)
+}
+
+fn build_config(a: &ReplayArgs) -> Result<(ReplayConfig, Vec<String>), ConfigError> {
+    let groups = candidate_groups(&a.candidate)?;
+    let several = groups.len() > 1;
+    let mut names = Vec::with_capacity(groups.len());
+    let mut candidates = Vec::with_capacity(groups.len());
+    for (name, paths) in groups {
+        let side = if several {
+            format!("candidate `{name}`")
+        } else {
+            "candidate".to_string()
+        };
+        candidates.push(config::load_policy_set(&side, &paths)?);
+        names.push(name);
+    }
     let baseline = if a.baseline.is_empty() {
         None
     } else {
@@ -47,7 +121,7 @@ fn build_config(a: &ReplayArgs) -> Result<ReplayConfig, ConfigError> {
             .map_err(|e| ConfigError::Argument(e.to_string()))?;
     }
     let (since, until) = super::window(&a.scope)?;
-    let warn_count = candidate.warnings.len()
+    let warn_count = candidates.iter().map(|c| c.warnings.len()).sum::<usize>()
         + baseline.as_ref().map_or(0, |b| b.warnings.len())
         + scp_warnings.len();
     if warn_count > 0 {
@@ -55,8 +129,8 @@ fn build_config(a: &ReplayArgs) -> Result<ReplayConfig, ConfigError> {
             "{warn_count} policy warning(s); run `trailreplay validate` on the policy files to see them"
         ));
     }
-    Ok(ReplayConfig {
-        candidate,
+    let cfg = ReplayConfig {
+        candidates,
         baseline,
         scps,
         inventory,
@@ -71,7 +145,8 @@ fn build_config(a: &ReplayArgs) -> Result<ReplayConfig, ConfigError> {
         memory_budget: (a.memory as usize) << 20,
         accounts: a.scope.accounts.clone(),
         regions: a.scope.regions.clone(),
-    })
+    };
+    Ok((cfg, names))
 }
 
 /// A subset holds what its extraction's window and filters selected: a replay over it may ask
@@ -151,20 +226,23 @@ fn partial_name(path: &Path) -> PathBuf {
     PathBuf::from(p)
 }
 
-fn open_report(a: &ReplayArgs) -> std::io::Result<RowWriter<Destination>> {
-    let dest = match &a.output {
+fn open_report(
+    output: Option<&Path>,
+    format: ReplayFormat,
+) -> std::io::Result<RowWriter<Destination>> {
+    let dest = match output {
         Some(path) => {
             let partial = partial_name(path);
             let f = File::create(&partial)?;
             Destination::File {
                 partial,
-                path: path.clone(),
+                path: path.to_path_buf(),
                 w: BufWriter::with_capacity(1 << 16, f),
             }
         }
         None => Destination::Stdout(BufWriter::with_capacity(1 << 16, std::io::stdout())),
     };
-    match a.format {
+    match format {
         ReplayFormat::Csv => RowWriter::csv(dest),
         ReplayFormat::Jsonl => Ok(RowWriter::Jsonl(dest)),
         ReplayFormat::Summary => Ok(RowWriter::Nothing(dest)),
@@ -186,17 +264,110 @@ fn close_report(w: RowWriter<Destination>, summary_text: Option<&str>) -> std::i
     Ok(())
 }
 
-/// Removes the temporary files and a partial report on Ctrl-C or SIGTERM, then exits with 130.
-fn on_interrupt(partial: Option<PathBuf>) {
+/// Removes the temporary files and partial reports on Ctrl-C or SIGTERM, then exits with 130.
+fn on_interrupt(partials: Vec<PathBuf>) {
     let _ = ctrlc::set_handler(move || {
         for p in crate::spill::temp_paths() {
             let _ = std::fs::remove_dir_all(p);
         }
-        if let Some(p) = &partial {
+        for p in &partials {
             let _ = std::fs::remove_file(p);
         }
         std::process::exit(130);
     });
+}
+
+/// A report writer and the first error it met (writing stopped there).
+type Written = (RowWriter<Destination>, Option<std::io::Error>);
+
+/// Runs `body` with a sink that hands each candidate's rows to a thread of its own, which
+/// formats and writes them while the replay goes on. Returns `body`'s result and the writers.
+fn write_on_threads<T>(
+    writers: Vec<RowWriter<Destination>>,
+    body: impl FnOnce(&mut dyn FnMut(usize, Box<Row>) -> std::io::Result<()>) -> T,
+) -> (T, Vec<Written>) {
+    std::thread::scope(|scope| {
+        let mut senders = Vec::with_capacity(writers.len());
+        let mut handles = Vec::with_capacity(writers.len());
+        for mut w in writers {
+            // Rows travel in batches: one wake-up per batch, not per row.
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Box<Row>>>(16);
+            senders.push(tx);
+            handles.push(scope.spawn(move || {
+                let mut failed: Option<std::io::Error> = None;
+                // After an error the rows are drained unwritten: counting goes on.
+                for batch in rx {
+                    for row in batch {
+                        if failed.is_none() {
+                            failed = w.write(&row).err();
+                        }
+                    }
+                }
+                (w, failed)
+            }));
+        }
+        const BATCH: usize = 256;
+        let mut batches: Vec<Vec<Box<Row>>> = senders.iter().map(|_| Vec::new()).collect();
+        let send = |tx: &std::sync::mpsc::SyncSender<Vec<Box<Row>>>, batch: Vec<Box<Row>>| {
+            tx.send(batch)
+                .map_err(|_| std::io::Error::other("the report writer stopped"))
+        };
+        let result = body(&mut |i, row| match (senders.get(i), batches.get_mut(i)) {
+            (Some(tx), Some(batch)) => {
+                batch.push(row);
+                if batch.len() < BATCH {
+                    return Ok(());
+                }
+                send(tx, std::mem::replace(batch, Vec::with_capacity(BATCH)))
+            }
+            _ => Ok(()),
+        });
+        for (tx, batch) in senders.iter().zip(batches) {
+            if !batch.is_empty() {
+                // A writer that stopped has its error in its result below.
+                let _ = send(tx, batch);
+            }
+        }
+        drop(senders);
+        let written = handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    // A writer thread panicked: nothing to close; say so as an error.
+                    (
+                        RowWriter::Nothing(Destination::Stdout(BufWriter::new(std::io::stdout()))),
+                        Some(std::io::Error::other("the report writer failed")),
+                    )
+                })
+            })
+            .collect();
+        (result, written)
+    })
+}
+
+/// Where each candidate's report goes: with one candidate, `-o FILE` or stdout (as ever); with
+/// several, `DIR/NAME.csv` or `.jsonl` under `-o DIR` (none for `--format summary`).
+fn report_paths(a: &ReplayArgs, names: &[String]) -> Result<Vec<Option<PathBuf>>, String> {
+    if names.len() == 1 {
+        return Ok(vec![a.output.clone()]);
+    }
+    let ext = match a.format {
+        ReplayFormat::Summary => return Ok(Vec::new()),
+        ReplayFormat::Csv => "csv",
+        ReplayFormat::Jsonl => "jsonl",
+    };
+    let Some(dir) = &a.output else {
+        return Err(format!(
+            "{} candidates write one report each: give `-o DIR` (or `--format summary`)",
+            names.len()
+        ));
+    };
+    std::fs::create_dir_all(dir)
+        .map_err(|e| format!("{}: cannot create the report directory: {e}", dir.display()))?;
+    Ok(names
+        .iter()
+        .map(|n| Some(dir.join(format!("{n}.{ext}"))))
+        .collect())
 }
 
 pub fn run(a: ReplayArgs) -> ExitCode {
@@ -206,10 +377,17 @@ pub fn run(a: ReplayArgs) -> ExitCode {
             return ExitCode::Trouble;
         }
     }
-    let cfg = match build_config(&a) {
+    let (cfg, names) = match build_config(&a) {
         Ok(c) => c,
         Err(e) => {
             error(&e.to_string());
+            return ExitCode::Trouble;
+        }
+    };
+    let paths_out = match report_paths(&a, &names) {
+        Ok(p) => p,
+        Err(e) => {
+            error(&e);
             return ExitCode::Trouble;
         }
     };
@@ -249,58 +427,101 @@ pub fn run(a: ReplayArgs) -> ExitCode {
         bar.set_message(format!("{n}/{total_files}"));
         bar.inc(listing.sizes.get(index).copied().unwrap_or(0));
     };
-    on_interrupt(a.output.as_deref().map(partial_name));
-    let mut writer = match open_report(&a) {
-        Ok(w) => w,
-        Err(e) => {
-            error(&format!(
-                "{}: cannot write the report: {e}",
-                a.output
-                    .as_ref()
-                    .map(|p| partial_name(p).display().to_string())
-                    .unwrap_or_else(|| "stdout".to_string())
-            ));
-            return ExitCode::Trouble;
+    on_interrupt(
+        paths_out
+            .iter()
+            .flatten()
+            .map(|p| partial_name(p))
+            .collect(),
+    );
+    let mut writers = Vec::with_capacity(paths_out.len());
+    for path in &paths_out {
+        match open_report(path.as_deref(), a.format) {
+            Ok(w) => writers.push(w),
+            Err(e) => {
+                error(&format!(
+                    "{}: cannot write the report: {e}",
+                    path.as_ref()
+                        .map(|p| partial_name(p).display().to_string())
+                        .unwrap_or_else(|| "stdout".to_string())
+                ));
+                return ExitCode::Trouble;
+            }
         }
-    };
+    }
     let keep_all = a.all;
-    let result = replay::run(&cfg, &listing, &progress, &mut |row: &Row| {
-        if keep_all || row.change != Change::Unchanged {
-            writer.write(row)
-        } else {
-            Ok(())
-        }
+    let (result, written) = write_on_threads(writers, |sink| {
+        replay::run(&cfg, &listing, &progress, &mut |i: usize, row: Box<Row>| {
+            if keep_all || row.change != Change::Unchanged {
+                sink(i, row)
+            } else {
+                Ok(())
+            }
+        })
     });
     bar.finish_and_clear();
+    let remove_partials = || {
+        for p in paths_out.iter().flatten() {
+            let _ = std::fs::remove_file(partial_name(p));
+        }
+    };
     let out = match result {
         Ok(o) => o,
         Err(e) => {
-            if let Some(p) = &a.output {
-                let _ = std::fs::remove_file(partial_name(p));
-            }
+            remove_partials();
             error(&e.to_string());
             return ExitCode::Trouble;
         }
     };
     super::print_problems(&out.problems);
-    if out.summary.records.verify_misses > 0 {
+    let first = &out.summaries[0];
+    if first.records.verify_misses > 0 {
         error(&format!(
             "--verify: the pre-filter missed {} session event(s); please report this",
-            out.summary.records.verify_misses
+            first.records.verify_misses
         ));
     }
-    let summary_text = (a.format == ReplayFormat::Summary).then(|| out.summary.render());
-    let written = match &out.write_error {
-        Some(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Some(e) => Err(std::io::Error::new(e.kind(), e.to_string())),
-        None => close_report(writer, summary_text.as_deref()),
+    let several = names.len() > 1;
+    let summary_text = if several {
+        Some(report::render_comparison(
+            &names,
+            &out.summaries,
+            &out.disagreements,
+        ))
+    } else {
+        (a.format == ReplayFormat::Summary).then(|| first.render())
     };
+    // A closed pipe ends the report quietly (the counting went on); a real write error stops.
+    let write_error = written
+        .iter()
+        .filter_map(|(_, e)| e.as_ref())
+        .chain(out.write_error.as_ref())
+        .find(|e| e.kind() != std::io::ErrorKind::BrokenPipe)
+        .map(|e| std::io::Error::new(e.kind(), e.to_string()));
+    let mut written = match write_error {
+        Some(e) => Err(e),
+        None => written.into_iter().try_for_each(|(w, e)| match e {
+            Some(_) => Ok(()),
+            None => close_report(
+                w,
+                if several {
+                    None
+                } else {
+                    summary_text.as_deref()
+                },
+            ),
+        }),
+    };
+    if several && written.is_ok() {
+        if let Some(t) = &summary_text {
+            written = super::write_stdout(t);
+        }
+    }
     match written {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe && a.output.is_none() => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe && (several || a.output.is_none()) => {
+        }
         Err(e) => {
-            if let Some(p) = &a.output {
-                let _ = std::fs::remove_file(partial_name(p));
-            }
+            remove_partials();
             error(&format!(
                 "{}: cannot write the report: {e}",
                 a.output
@@ -312,10 +533,23 @@ pub fn run(a: ReplayArgs) -> ExitCode {
         }
         Ok(()) => {}
     }
-    if let Some(path) = &a.summary {
-        let written = serde_json::to_string_pretty(&out.summary)
-            .map_err(std::io::Error::other)
-            .and_then(|s| std::fs::write(path, s + "\n"));
+    let summary_json = if several {
+        let combined = report::Comparison::new(&names, &out.summaries, &out.disagreements);
+        serde_json::to_string_pretty(&combined)
+    } else {
+        serde_json::to_string_pretty(first)
+    };
+    let mut summary_files: Vec<PathBuf> = a.summary.iter().cloned().collect();
+    if several && a.format != ReplayFormat::Summary {
+        if let Some(dir) = &a.output {
+            summary_files.push(dir.join("summary.json"));
+        }
+    }
+    for path in summary_files {
+        let written = summary_json
+            .as_ref()
+            .map_err(|e| std::io::Error::other(e.to_string()))
+            .and_then(|s| std::fs::write(&path, format!("{s}\n")));
         if let Err(e) = written {
             error(&format!(
                 "{}: cannot write the summary: {e}",
@@ -324,10 +558,10 @@ pub fn run(a: ReplayArgs) -> ExitCode {
             return ExitCode::Trouble;
         }
     }
-    if out.trouble() || out.summary.records.verify_misses > 0 {
+    if out.trouble() || first.records.verify_misses > 0 {
         return ExitCode::Trouble;
     }
-    let code = gate(&a, &out.summary);
+    let code = gate(&a, &names, &out.summaries);
     // The process exits next: freeing hundreds of thousands of strings one by one would cost
     // tens of milliseconds on a large archive for nothing.
     std::mem::forget(out);
@@ -337,7 +571,8 @@ pub fn run(a: ReplayArgs) -> ExitCode {
 /// The CI gate: no false green. Input without a CloudTrail record, fewer events than
 /// `--min-events`, a baseline below `--min-fidelity`, and a `--fail-on` change each fail, with
 /// one line on stderr saying why.
-fn gate(a: &ReplayArgs, s: &report::Summary) -> ExitCode {
+fn gate(a: &ReplayArgs, names: &[String], summaries: &[report::Summary]) -> ExitCode {
+    let s = &summaries[0];
     if s.records.cloudtrail_records() == 0 && !a.allow_empty {
         let skipped: u64 = s.files.skipped.values().sum();
         error(&format!(
@@ -355,7 +590,6 @@ fn gate(a: &ReplayArgs, s: &report::Summary) -> ExitCode {
             return ExitCode::Trouble;
         }
     }
-    let count = |c: Change| s.changes.get(c.as_str()).copied().unwrap_or(0);
     let mut code = ExitCode::Success;
     if let (Some(min), Some(f)) = (a.min_fidelity, &s.fidelity) {
         let total = f.agree + f.disagree;
@@ -374,23 +608,32 @@ fn gate(a: &ReplayArgs, s: &report::Summary) -> ExitCode {
             code = ExitCode::Found;
         }
     }
-    let hit = |c: Change| count(c) > 0;
-    let failed = a.fail_on.iter().any(|f| match f {
-        FailOn::NewlyDenied => hit(Change::NewlyDenied),
-        FailOn::NewlyAllowed => hit(Change::NewlyAllowed),
-        FailOn::Uncertain => hit(Change::Uncertain),
-        FailOn::Any => {
-            hit(Change::NewlyDenied) || hit(Change::NewlyAllowed) || hit(Change::Uncertain)
+    // `--fail-on` applies to every candidate; with several, the message names which.
+    for (name, s) in names.iter().zip(summaries) {
+        let count = |c: Change| s.changes.get(c.as_str()).copied().unwrap_or(0);
+        let hit = |c: Change| count(c) > 0;
+        let failed = a.fail_on.iter().any(|f| match f {
+            FailOn::NewlyDenied => hit(Change::NewlyDenied),
+            FailOn::NewlyAllowed => hit(Change::NewlyAllowed),
+            FailOn::Uncertain => hit(Change::Uncertain),
+            FailOn::Any => {
+                hit(Change::NewlyDenied) || hit(Change::NewlyAllowed) || hit(Change::Uncertain)
+            }
+        });
+        if failed {
+            let which = if names.len() > 1 {
+                format!(" candidate `{name}`:")
+            } else {
+                String::new()
+            };
+            error(&format!(
+                "--fail-on:{which} {} newly_denied, {} newly_allowed, {} uncertain",
+                count(Change::NewlyDenied),
+                count(Change::NewlyAllowed),
+                count(Change::Uncertain)
+            ));
+            code = ExitCode::Found;
         }
-    });
-    if failed {
-        error(&format!(
-            "--fail-on: {} newly_denied, {} newly_allowed, {} uncertain",
-            count(Change::NewlyDenied),
-            count(Change::NewlyAllowed),
-            count(Change::Uncertain)
-        ));
-        code = ExitCode::Found;
     }
     code
 }

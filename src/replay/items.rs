@@ -32,12 +32,11 @@ impl SortKey {
     }
 }
 
-/// One session event, after evaluation: a row, or only what the summary counts.
+/// One session event, after evaluation: rows, or only what the summary counts.
 pub(super) enum ItemKind {
-    Row(Box<Row>, Option<Agreement>),
-    /// An `unchanged` event whose row is not kept (no `--all`): its action, whether the baseline
-    /// reproduced the log, and its ID when it did not.
-    Unchanged(SsmAction, Option<Agreement>, Option<String>),
+    /// An event in the window: its action, whether the baseline reproduced the log, and per
+    /// candidate its row, or `None` for an `unchanged` event whose row is not kept (no `--all`).
+    Event(SsmAction, Option<Agreement>, Vec<Option<Box<Row>>>),
     OutsideWindow,
 }
 
@@ -107,24 +106,22 @@ impl Codec for Item {
         wire::str(out, &k.file);
         wire::u64(out, k.record);
         match &self.kind {
-            ItemKind::Row(row, a) => {
+            ItemKind::Event(action, a, rows) => {
                 out.push(0);
-                put_agreement(out, a);
-                row.encode(out);
-            }
-            ItemKind::Unchanged(action, a, id) => {
-                out.push(1);
                 out.push(*action as u8);
                 put_agreement(out, a);
-                match id {
-                    Some(id) => {
-                        out.push(1);
-                        wire::str(out, id);
+                wire::u64(out, rows.len() as u64);
+                for row in rows {
+                    match row {
+                        Some(row) => {
+                            out.push(1);
+                            row.encode(out);
+                        }
+                        None => out.push(0),
                     }
-                    None => out.push(0),
                 }
             }
-            ItemKind::OutsideWindow => out.push(2),
+            ItemKind::OutsideWindow => out.push(1),
         }
     }
 
@@ -138,17 +135,17 @@ impl Codec for Item {
         };
         let kind = match r.u8()? {
             0 => {
-                let a = get_agreement(&mut r)?;
-                ItemKind::Row(Box::new(Row::decode(&mut r)?), a)
-            }
-            1 => {
                 let action = SsmAction::from_index(r.u8()?).ok_or_else(|| bad("action"))?;
                 let a = get_agreement(&mut r)?;
-                let id = match r.u8()? {
-                    0 => None,
-                    _ => Some(r.string()?),
-                };
-                ItemKind::Unchanged(action, a, id)
+                let n = r.u64()?;
+                let mut rows = Vec::with_capacity(n.min(1024) as usize);
+                for _ in 0..n {
+                    rows.push(match r.u8()? {
+                        0 => None,
+                        _ => Some(Box::new(Row::decode(&mut r)?)),
+                    });
+                }
+                ItemKind::Event(action, a, rows)
             }
             _ => ItemKind::OutsideWindow,
         };
@@ -159,8 +156,13 @@ impl Codec for Item {
 impl Footprint for Item {
     fn footprint(&self) -> usize {
         let kind = match &self.kind {
-            ItemKind::Row(r, _) => r.footprint(),
-            ItemKind::Unchanged(_, _, id) => id.as_ref().map_or(0, String::len),
+            ItemKind::Event(_, a, rows) => {
+                let why = match a {
+                    Some(Agreement::Disagrees(w)) => w.len(),
+                    _ => 0,
+                };
+                why + rows.len() * 8 + rows.iter().flatten().map(|r| r.footprint()).sum::<usize>()
+            }
             ItemKind::OutsideWindow => 0,
         };
         std::mem::size_of::<Item>() + self.key.event_id.len().div_ceil(16) * 16 + 16 + kind

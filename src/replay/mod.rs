@@ -28,15 +28,15 @@ use crate::mapping::sessions::SessionInfo;
 use crate::mapping::{self, Inventory, Sessions, Skip};
 use crate::policy::set::PolicySet;
 use crate::policy::CompiledPolicy;
-use crate::report::summary::{Fidelity, Tally};
+use crate::report::summary::{Disagreements, Fidelity, Tally};
 use crate::report::{Row, Summary};
 use crate::source::{self, Input, Listing};
 use crate::spill::{SortedSpill, SpillError, TempArea};
 
 /// A validated replay configuration.
 pub struct ReplayConfig {
-    /// The policies proposed.
-    pub candidate: PolicySet,
+    /// The policy sets proposed (usually one); each is compared with the baseline.
+    pub candidates: Vec<PolicySet>,
     /// The policies in force (`--baseline`); none: the log's outcomes.
     pub baseline: Option<PolicySet>,
     /// SCP levels, root first.
@@ -82,8 +82,11 @@ pub struct FileProblem {
 
 /// Everything a replay produced besides its rows (which went to the sink).
 pub struct ReplayOutput {
-    /// Counts for the summary.
-    pub summary: Summary,
+    /// One summary per candidate, in [`ReplayConfig::candidates`] order (the counts of files,
+    /// records and the baseline's fidelity are the same in each).
+    pub summaries: Vec<Summary>,
+    /// With several candidates: the events on which their changes differ.
+    pub disagreements: Disagreements,
     /// Files' problems.
     pub problems: Vec<FileProblem>,
     /// The first error the sink returned (writing stopped there; counting did not).
@@ -115,7 +118,7 @@ pub fn decode_input(input: &Input, opts: DecodeOptions) -> FileOutcome {
 /// The policies a replay compares.
 fn sides(cfg: &ReplayConfig) -> Sides<'_> {
     Sides {
-        candidate: &cfg.candidate,
+        candidates: &cfg.candidates,
         baseline: cfg.baseline.as_ref(),
         scps: &cfg.scps,
     }
@@ -205,16 +208,13 @@ fn item(cfg: &ReplayConfig, sessions: &Sessions, ev: &SsmEvent) -> Item {
     }
     let judged = judge(cfg, sessions, ev);
     let fid = judged.as_ref().ok().and_then(|j| j.fidelity.clone());
-    let kind = match judged {
-        // Unchanged events are only counted: no row is built for them.
-        Ok(j) if !cfg.keep_unchanged && j.change == Change::Unchanged => {
-            let disagree =
-                matches!(fid, Some(Agreement::Disagrees(_))).then(|| ev.event_id.clone());
-            ItemKind::Unchanged(ev.action, fid, disagree)
-        }
-        judged => ItemKind::Row(Box::new(Row::of(ev, judged)), fid),
-    };
-    Item { key, kind }
+    // Unchanged events are only counted (no row is built) unless `--all` keeps them.
+    let keep = |c: Change| cfg.keep_unchanged || c != Change::Unchanged;
+    let rows = Row::for_candidates(ev, judged, cfg.candidates.len(), keep);
+    Item {
+        key,
+        kind: ItemKind::Event(ev.action, fid, rows),
+    }
 }
 
 /// Decodes one file and evaluates, right away, every event that does not need the session
@@ -334,7 +334,8 @@ impl Collector {
     }
 }
 
-/// Runs a replay over the listed inputs and hands every row to `sink`, in event order.
+/// Runs a replay over the listed inputs and hands every row to `sink` with its candidate's
+/// index, in event order.
 /// `progress` is called after each file with its index in the listing and the bytes it
 /// decompressed, and must be cheap.
 ///
@@ -347,7 +348,7 @@ pub fn run(
     cfg: &ReplayConfig,
     listing: &Listing,
     progress: &(dyn Fn(usize, u64) + Sync),
-    sink: &mut dyn FnMut(&Row) -> std::io::Result<()>,
+    sink: &mut dyn FnMut(usize, Box<Row>) -> std::io::Result<()>,
 ) -> Result<ReplayOutput, ReplayError> {
     let area = TempArea::new(cfg.temp_dir.clone());
     let mut summary = Summary {
@@ -446,7 +447,8 @@ pub fn run(
     let mut current_time: Option<Option<DateTime<Utc>>> = None;
     let mut seen_now: HashSet<Box<str>> = HashSet::new();
     let mut fidelity = cfg.baseline.as_ref().map(|_| Fidelity::default());
-    let mut tally = Tally::default();
+    let mut tallies: Vec<Tally> = cfg.candidates.iter().map(|_| Tally::default()).collect();
+    let mut disagreements = Disagreements::default();
     let mut write_error: Option<std::io::Error> = None;
     while let Some(it) = merged.next_item()? {
         if current_time != Some(it.key.time) {
@@ -458,39 +460,48 @@ pub fn run(
             summary.duplicates += 1;
             continue;
         }
-        let (fid, event_id) = match &it.kind {
-            ItemKind::Row(r, fid) => (fid.as_ref(), Some(r.event_id.as_str())),
-            ItemKind::Unchanged(_, fid, id) => (fid.as_ref(), id.as_deref()),
-            ItemKind::OutsideWindow => (None, None),
+        let (action, fid, rows) = match it.kind {
+            ItemKind::Event(action, fid, rows) => (action, fid, rows),
+            ItemKind::OutsideWindow => {
+                summary.outside_window += 1;
+                continue;
+            }
         };
+        let event_id = &it.key.event_id;
         if let (Some(f), Some(agreement)) = (fidelity.as_mut(), fid) {
             match agreement {
                 Agreement::Agrees => f.agree += 1,
                 Agreement::Disagrees(why) => {
                     f.disagree += 1;
                     if f.disagreeing.len() < MAX_DISAGREEING {
-                        f.disagreeing
-                            .push(format!("{} ({why})", event_id.unwrap_or_default()));
+                        f.disagreeing.push(format!("{event_id} ({why})"));
                     }
                 }
                 Agreement::Uncertain => f.uncertain += 1,
             }
         }
-        match it.kind {
-            ItemKind::Row(r, _) => {
-                tally.add_row(&r);
-                if write_error.is_none() {
-                    if let Err(e) = sink(&r) {
-                        write_error = Some(e);
+        let change = |r: &Option<Box<Row>>| r.as_ref().map_or(Change::Unchanged, |r| r.change);
+        if rows.iter().any(|r| change(r) != change(&rows[0])) {
+            disagreements.events += 1;
+            if disagreements.first.len() < MAX_DISAGREEING {
+                disagreements.first.push(event_id.to_string());
+            }
+        }
+        for (i, (row, tally)) in rows.into_iter().zip(tallies.iter_mut()).enumerate() {
+            match row {
+                Some(r) => {
+                    tally.add_row(&r);
+                    if write_error.is_none() {
+                        if let Err(e) = sink(i, r) {
+                            write_error = Some(e);
+                        }
                     }
                 }
+                None => tally.add_unchanged(action.name()),
             }
-            ItemKind::Unchanged(action, _, _) => tally.add_unchanged(action.name()),
-            ItemKind::OutsideWindow => summary.outside_window += 1,
         }
     }
     summary.fidelity = fidelity;
-    tally.apply(&mut summary);
     let mut problems: Vec<FileProblem> = listing
         .errors
         .iter()
@@ -512,8 +523,17 @@ pub fn run(
             }
         })
         .collect();
+    let summaries = tallies
+        .into_iter()
+        .map(|t| {
+            let mut s = summary.clone();
+            t.apply(&mut s);
+            s
+        })
+        .collect();
     Ok(ReplayOutput {
-        summary,
+        summaries,
+        disagreements,
         problems,
         write_error,
     })

@@ -8,7 +8,10 @@ use std::io::Write;
 use crate::sanitize::for_spreadsheet;
 
 pub use row::{Row, COLUMNS};
-pub use summary::{Fidelity, FilesSummary, PrincipalCounts, Summary, TargetCount};
+pub use summary::{
+    render_comparison, Comparison, Disagreements, Fidelity, FilesSummary, NamedSummary,
+    PrincipalCounts, Summary, TargetCount,
+};
 
 /// Writes rows one at a time as they come, in a report format.
 pub enum RowWriter<W: Write> {

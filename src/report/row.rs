@@ -87,8 +87,15 @@ pub const COLUMNS: [&str; 19] = [
 ];
 
 impl Row {
-    /// The row of an event that was judged, or skipped for `Err`'s reason.
-    pub fn of(ev: &SsmEvent, judged: Result<Judged, Skip>) -> Row {
+    /// The rows of an event, one per candidate (`candidates` of them), judged or skipped for
+    /// `Err`'s reason. `keep` says which changes get a row; the others are `None` (only
+    /// counted). Skipped events always get rows.
+    pub fn for_candidates(
+        ev: &SsmEvent,
+        judged: Result<Judged, Skip>,
+        candidates: usize,
+        keep: impl Fn(Change) -> bool,
+    ) -> Vec<Option<Box<Row>>> {
         let mut row = Row::event_columns(ev);
         let j = match judged {
             Ok(j) => j,
@@ -96,9 +103,17 @@ impl Row {
                 row.change = Change::Skipped;
                 row.candidate_reason = skip.detail;
                 row.skip = Some(skip.kind);
-                return row;
+                let mut rows: Vec<Option<Box<Row>>> = Vec::with_capacity(candidates);
+                for _ in 1..candidates {
+                    rows.push(Some(Box::new(row.clone())));
+                }
+                rows.push(Some(Box::new(row)));
+                return rows;
             }
         };
+        if !j.candidates.iter().any(|c| keep(c.change)) {
+            return j.candidates.iter().map(|_| None).collect();
+        }
         row.resources = j
             .mapped
             .request
@@ -117,12 +132,29 @@ impl Row {
                 row.session_id = s;
             }
         }
-        row.change = j.change;
         row.baseline = Some(j.baseline.verdict);
         row.baseline_reason = j.baseline.reason;
-        row.candidate = Some(j.candidate.verdict);
-        row.candidate_reason = j.candidate.reason;
-        row
+        let last = j.candidates.len().saturating_sub(1);
+        let mut base = Some(row);
+        j.candidates
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| {
+                if !keep(c.change) {
+                    return None;
+                }
+                // The last row takes the shared columns; the others copy them.
+                let mut r = if i == last {
+                    base.take()?
+                } else {
+                    base.clone()?
+                };
+                r.change = c.change;
+                r.candidate = Some(c.side.verdict);
+                r.candidate_reason = c.side.reason;
+                Some(Box::new(r))
+            })
+            .collect()
     }
 
     /// The columns that come from the record alone.

@@ -49,6 +49,15 @@ pub struct Fidelity {
     pub disagreeing: Vec<String>,
 }
 
+/// With several candidates: the events on which their changes differ.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct Disagreements {
+    /// How many events.
+    pub events: u64,
+    /// The first of them (event IDs, at most 1000).
+    pub first: Vec<String>,
+}
+
 /// A target and how many changed events it had.
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct TargetCount {
@@ -377,6 +386,90 @@ impl Summary {
         }
         s
     }
+}
+
+/// Several candidates side by side (`summary.json` of a run with several `--candidate NAME=…`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Comparison<'a> {
+    /// Each candidate's name and full summary, in command-line order.
+    pub candidates: Vec<NamedSummary<'a>>,
+    /// The events on which the candidates' changes differ.
+    pub disagreements: &'a Disagreements,
+}
+
+/// A candidate's summary with its name.
+#[derive(Debug, Clone, Serialize)]
+pub struct NamedSummary<'a> {
+    /// The candidate's name.
+    pub name: &'a str,
+    /// Its summary.
+    pub summary: &'a Summary,
+}
+
+impl<'a> Comparison<'a> {
+    /// Pairs names with summaries.
+    pub fn new(
+        names: &'a [String],
+        summaries: &'a [Summary],
+        disagreements: &'a Disagreements,
+    ) -> Comparison<'a> {
+        Comparison {
+            candidates: names
+                .iter()
+                .zip(summaries)
+                .map(|(name, summary)| NamedSummary { name, summary })
+                .collect(),
+            disagreements,
+        }
+    }
+}
+
+/// The side-by-side table of several candidates, for people.
+pub fn render_comparison(
+    names: &[String],
+    summaries: &[Summary],
+    disagreements: &Disagreements,
+) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "trailreplay: {} candidates", names.len());
+    let width = names.iter().map(|n| n.len()).max().unwrap_or(0).max(9);
+    let _ = write!(s, "{:<14}", "change");
+    for n in names {
+        let _ = write!(s, " {:>width$}", for_terminal(n));
+    }
+    s.push('\n');
+    for c in Change::ALL {
+        let _ = write!(s, "{:<14}", c.as_str());
+        for sum in summaries {
+            let n = sum.changes.get(c.as_str()).copied().unwrap_or(0);
+            let _ = write!(s, " {n:>width$}");
+        }
+        s.push('\n');
+    }
+    let first: Vec<&str> = disagreements
+        .first
+        .iter()
+        .take(5)
+        .map(String::as_str)
+        .collect();
+    let _ = writeln!(
+        s,
+        "events on which the candidates disagree: {}{}",
+        disagreements.events,
+        if first.is_empty() {
+            String::new()
+        } else {
+            format!(" (first: {})", for_terminal(&first.join(", ")))
+        }
+    );
+    if let Some(f) = summaries.first() {
+        let _ = writeln!(
+            s,
+            "session events: {} found, {} duplicate eventID, {} outside the time window, {} evaluated, {} skipped",
+            f.ssm_session_events, f.duplicates, f.outside_window, f.evaluated, f.skipped
+        );
+    }
+    s
 }
 
 #[cfg(test)]
