@@ -98,7 +98,8 @@ pub const MAX_THREADS: usize = 1024;
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
     /// Candidate policy set: policy documents and/or get-account-authorization-details exports
-    /// (`-` reads stdin); repeatable
+    /// (`-` reads stdin); repeatable. `NAME=POLICYSET` names a candidate: several names are
+    /// evaluated in one pass, one report each under `-o DIR`
     #[arg(long = "candidate", required = true, value_name = "POLICYSET")]
     pub candidate: Vec<PathBuf>,
     /// Baseline policy set (default: the outcome recorded in the log); repeatable
