@@ -47,6 +47,7 @@ pub mod mapping;
 pub mod policy;
 pub mod replay;
 pub mod report;
+pub mod s3;
 mod sanitize;
 pub mod simulate;
 pub mod source;

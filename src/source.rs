@@ -18,6 +18,15 @@ pub enum Input {
     Stdin,
     /// A part of a subset written by `trailreplay extract` (see [`crate::subset`]).
     SubsetPart(PathBuf),
+    /// An S3 object (see [`crate::s3`]).
+    S3 {
+        /// The bucket.
+        bucket: String,
+        /// The object's key.
+        key: String,
+        /// Its size, from the listing.
+        size: u64,
+    },
 }
 
 impl Input {
@@ -26,6 +35,7 @@ impl Input {
         match self {
             Input::File(p) | Input::SubsetPart(p) => p.display().to_string(),
             Input::Stdin => "<stdin>".to_string(),
+            Input::S3 { bucket, key, .. } => format!("s3://{bucket}/{key}"),
         }
     }
 }
@@ -91,7 +101,7 @@ pub struct Prune {
 }
 
 impl Prune {
-    fn active(&self) -> bool {
+    pub(crate) fn active(&self) -> bool {
         self.from.is_some()
             || self.to.is_some()
             || !self.accounts.is_empty()
@@ -112,7 +122,7 @@ impl Prune {
     }
 
     /// Should this directory of the layout be walked?
-    fn keep_dir(&self, path: &Path) -> bool {
+    pub(crate) fn keep_dir(&self, path: &Path) -> bool {
         let parts: Vec<&str> = path
             .components()
             .filter_map(|c| c.as_os_str().to_str())
@@ -156,7 +166,7 @@ impl Prune {
     }
 
     /// Should this log file be read? Decided by its name when it is a CloudTrail file name.
-    fn keep_file(&self, path: &Path) -> bool {
+    pub(crate) fn keep_file(&self, path: &Path) -> bool {
         let name = path
             .file_name()
             .and_then(|n| n.to_str())
@@ -180,6 +190,26 @@ impl Prune {
 
 fn midnight(d: NaiveDate) -> DateTime<Utc> {
     d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc()
+}
+
+/// Why an S3 object is left out, by its key alone (its first bytes are not fetched to sniff
+/// JSON: an object without a log's name is skipped as not a log).
+pub(crate) fn skip_reason_by_name(path: &Path) -> Option<SkipReason> {
+    let s = path.to_string_lossy();
+    if s.contains("CloudTrail-Digest") {
+        return Some(SkipReason::Digest);
+    }
+    if s.contains("CloudTrail-Insight") {
+        return Some(SkipReason::Insight);
+    }
+    let name = s.rsplit('/').next().unwrap_or("").to_ascii_lowercase();
+    let known = [".json", ".jsonl", ".ndjson", ".gz"];
+    let base = name.strip_suffix(".gz").unwrap_or(&name);
+    if name.ends_with(".gz") || known.iter().any(|e| base.ends_with(e)) {
+        None
+    } else {
+        Some(SkipReason::NotJson)
+    }
 }
 
 fn skip_reason(path: &Path, explicit: bool) -> Option<SkipReason> {
@@ -227,6 +257,10 @@ pub fn list_pruned(paths: &[PathBuf], prune: &Prune) -> Listing {
     for p in paths {
         if p.as_os_str() == "-" {
             out.inputs.push(Input::Stdin);
+            continue;
+        }
+        if let Some(loc) = p.to_str().and_then(crate::s3::Location::parse) {
+            crate::s3::list_into(&mut out, &p.to_string_lossy(), &loc, prune);
             continue;
         }
         let meta = match std::fs::metadata(p) {
@@ -289,6 +323,7 @@ pub fn list_pruned(paths: &[PathBuf], prune: &Prune) -> Listing {
         .iter()
         .map(|i| match i {
             Input::File(p) | Input::SubsetPart(p) => std::fs::metadata(p).map_or(0, |m| m.len()),
+            Input::S3 { size, .. } => *size,
             Input::Stdin => 0,
         })
         .collect();
@@ -303,6 +338,7 @@ pub fn open(input: &Input) -> io::Result<Box<dyn Read + Send>> {
     let raw: Box<dyn Read + Send> = match input {
         Input::File(p) | Input::SubsetPart(p) => Box::new(File::open(p)?),
         Input::Stdin => Box::new(io::stdin()),
+        Input::S3 { bucket, key, .. } => crate::s3::open(bucket, key)?,
     };
     let mut buffered = BufReader::with_capacity(64 * 1024, raw);
     let head = buffered.fill_buf()?;

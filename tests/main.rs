@@ -9,6 +9,7 @@ mod gate;
 mod layout;
 mod property;
 mod replay;
+mod s3;
 mod scale;
 mod seed;
 mod subset;

@@ -69,6 +69,33 @@ where
     }
 }
 
+/// Runs the binary with environment variables set, an empty value removing the variable (the
+/// rest of the environment is kept).
+pub fn run_env<I, S>(env: &[(&str, &str)], args: I) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_trailreplay"));
+    for (k, v) in env {
+        if v.is_empty() {
+            cmd.env_remove(k);
+        } else {
+            cmd.env(k, v);
+        }
+    }
+    let out: Output = cmd
+        .current_dir(root())
+        .args(args)
+        .output()
+        .expect("the trailreplay binary runs");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
 pub fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("temp dir")
 }
