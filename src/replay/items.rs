@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use crate::compare::Agreement;
 use crate::decode::{SsmAction, SsmEvent};
 use crate::mapping::sessions::SessionInfo;
-use crate::report::Row;
+use crate::report::Rows;
 use crate::spill::{wire, Codec, Footprint, Json};
 
 /// Where an event sorts: time, then event ID, then file and record (which only tell apart the
@@ -34,9 +34,9 @@ impl SortKey {
 
 /// One session event, after evaluation: rows, or only what the summary counts.
 pub(super) enum ItemKind {
-    /// An event in the window: its action, whether the baseline reproduced the log, and per
-    /// candidate its row, or `None` for an `unchanged` event whose row is not kept (no `--all`).
-    Event(SsmAction, Option<Agreement>, Vec<Option<Box<Row>>>),
+    /// An event in the window: its action, whether the baseline reproduced the log, and its
+    /// rows (per candidate, `None` for an `unchanged` event whose row is not kept, no `--all`).
+    Event(SsmAction, Option<Agreement>, Rows),
     OutsideWindow,
 }
 
@@ -110,16 +110,7 @@ impl Codec for Item {
                 out.push(0);
                 out.push(*action as u8);
                 put_agreement(out, a);
-                wire::u64(out, rows.len() as u64);
-                for row in rows {
-                    match row {
-                        Some(row) => {
-                            out.push(1);
-                            row.encode(out);
-                        }
-                        None => out.push(0),
-                    }
-                }
+                rows.encode(out);
             }
             ItemKind::OutsideWindow => out.push(1),
         }
@@ -137,15 +128,7 @@ impl Codec for Item {
             0 => {
                 let action = SsmAction::from_index(r.u8()?).ok_or_else(|| bad("action"))?;
                 let a = get_agreement(&mut r)?;
-                let n = r.u64()?;
-                let mut rows = Vec::with_capacity(n.min(1024) as usize);
-                for _ in 0..n {
-                    rows.push(match r.u8()? {
-                        0 => None,
-                        _ => Some(Box::new(Row::decode(&mut r)?)),
-                    });
-                }
-                ItemKind::Event(action, a, rows)
+                ItemKind::Event(action, a, Rows::decode(&mut r)?)
             }
             _ => ItemKind::OutsideWindow,
         };
@@ -161,7 +144,7 @@ impl Footprint for Item {
                     Some(Agreement::Disagrees(w)) => w.len(),
                     _ => 0,
                 };
-                why + rows.len() * 8 + rows.iter().flatten().map(|r| r.footprint()).sum::<usize>()
+                why + rows.footprint()
             }
             ItemKind::OutsideWindow => 0,
         };

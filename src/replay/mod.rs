@@ -210,7 +210,7 @@ fn item(cfg: &ReplayConfig, sessions: &Sessions, ev: &SsmEvent) -> Item {
     let fid = judged.as_ref().ok().and_then(|j| j.fidelity.clone());
     // Unchanged events are only counted (no row is built) unless `--all` keeps them.
     let keep = |c: Change| cfg.keep_unchanged || c != Change::Unchanged;
-    let rows = Row::for_candidates(ev, judged, cfg.candidates.len(), keep);
+    let rows = Row::for_candidates(ev, judged, keep, cfg.candidates.len());
     Item {
         key,
         kind: ItemKind::Event(ev.action, fid, rows),
@@ -480,14 +480,13 @@ pub fn run(
                 Agreement::Uncertain => f.uncertain += 1,
             }
         }
-        let change = |r: &Option<Box<Row>>| r.as_ref().map_or(Change::Unchanged, |r| r.change);
-        if rows.iter().any(|r| change(r) != change(&rows[0])) {
+        if (1..rows.own.len()).any(|i| rows.change(i) != rows.change(0)) {
             disagreements.events += 1;
             if disagreements.first.len() < MAX_DISAGREEING {
                 disagreements.first.push(event_id.to_string());
             }
         }
-        for (i, (row, tally)) in rows.into_iter().zip(tallies.iter_mut()).enumerate() {
+        for (i, (row, tally)) in rows.into_rows().zip(tallies.iter_mut()).enumerate() {
             match row {
                 Some(r) => {
                     tally.add_row(&r);

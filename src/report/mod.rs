@@ -7,7 +7,7 @@ use std::io::Write;
 
 use crate::sanitize::for_spreadsheet;
 
-pub use row::{Row, COLUMNS};
+pub use row::{Own, Row, Rows, COLUMNS};
 pub use summary::{
     render_comparison, Comparison, Disagreements, Fidelity, FilesSummary, NamedSummary,
     PrincipalCounts, Summary, TargetCount,

@@ -63,6 +63,130 @@ fn verdict_word<S: Serializer>(v: &Option<Verdict>, s: S) -> Result<S::Ok, S::Er
     s.serialize_str(v.map_or("", Verdict::as_str))
 }
 
+/// A candidate's own columns of a row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Own {
+    /// The candidate's verdict (none for a skipped event).
+    pub candidate: Option<Verdict>,
+    /// What it changes.
+    pub change: Change,
+    /// Why (for a skipped event, why it was skipped).
+    pub reason: String,
+}
+
+/// An event's rows for every candidate: the shared columns once (none when no candidate's row
+/// is kept), and per candidate its own columns, or `None` when its row is not kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rows {
+    /// The columns every candidate shares.
+    pub shared: Option<Box<Row>>,
+    /// Per candidate, in order.
+    pub own: Vec<Option<Own>>,
+}
+
+impl Rows {
+    /// The change of candidate `i` (`unchanged` when its row is not kept).
+    pub fn change(&self, i: usize) -> Change {
+        self.own
+            .get(i)
+            .and_then(|o| o.as_ref())
+            .map_or(Change::Unchanged, |o| o.change)
+    }
+
+    /// The rows, per candidate (`None`: not kept). The last kept row takes the shared columns;
+    /// the others copy them.
+    pub fn into_rows(self) -> impl Iterator<Item = Option<Box<Row>>> {
+        let last = self.own.iter().rposition(Option::is_some);
+        let mut shared = self.shared;
+        self.own.into_iter().enumerate().map(move |(i, own)| {
+            let own = own?;
+            let mut row = if Some(i) == last {
+                shared.take()?
+            } else {
+                shared.clone()?
+            };
+            row.candidate = own.candidate;
+            row.change = own.change;
+            row.candidate_reason = own.reason;
+            Some(row)
+        })
+    }
+
+    /// Writes them for a temporary file.
+    pub(crate) fn encode(&self, out: &mut Vec<u8>) {
+        match &self.shared {
+            Some(r) => {
+                out.push(1);
+                r.encode(out);
+            }
+            None => out.push(0),
+        }
+        wire::u64(out, self.own.len() as u64);
+        for o in &self.own {
+            match o {
+                Some(o) => {
+                    out.push(1);
+                    out.push(o.candidate.map_or(u8::MAX, Verdict::index));
+                    out.push(o.change as u8);
+                    wire::str(out, &o.reason);
+                }
+                None => out.push(0),
+            }
+        }
+    }
+
+    /// Reads back what [`Rows::encode`] wrote.
+    pub(crate) fn decode(r: &mut wire::Reader<'_>) -> std::io::Result<Rows> {
+        let bad = |what: &str| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("temporary file: {what}"),
+            )
+        };
+        let shared = match r.u8()? {
+            0 => None,
+            _ => Some(Box::new(Row::decode(r)?)),
+        };
+        let n = r.u64()?;
+        let mut own = Vec::with_capacity(n.min(1024) as usize);
+        for _ in 0..n {
+            own.push(match r.u8()? {
+                0 => None,
+                _ => {
+                    let candidate = match r.u8()? {
+                        u8::MAX => None,
+                        i => Some(Verdict::from_index(i).ok_or_else(|| bad("verdict"))?),
+                    };
+                    let change = Change::ALL
+                        .get(usize::from(r.u8()?))
+                        .copied()
+                        .ok_or_else(|| bad("change"))?;
+                    Some(Own {
+                        candidate,
+                        change,
+                        reason: r.string()?,
+                    })
+                }
+            });
+        }
+        Ok(Rows { shared, own })
+    }
+
+    /// Approximate memory held.
+    pub fn footprint(&self) -> usize {
+        self.shared.as_ref().map_or(0, |r| r.footprint())
+            + self
+                .own
+                .iter()
+                .map(|o| {
+                    std::mem::size_of::<Option<Own>>()
+                        + o.as_ref()
+                            .map_or(0, |o| o.reason.len().div_ceil(16) * 16 + 16)
+                })
+                .sum::<usize>()
+    }
+}
+
 /// The report's columns, in order.
 pub const COLUMNS: [&str; 19] = [
     "event_id",
@@ -87,32 +211,39 @@ pub const COLUMNS: [&str; 19] = [
 ];
 
 impl Row {
-    /// The rows of an event, one per candidate (`candidates` of them), judged or skipped for
-    /// `Err`'s reason. `keep` says which changes get a row; the others are `None` (only
-    /// counted). Skipped events always get rows.
+    /// The rows of an event, one per candidate, judged or skipped for `Err`'s reason: the
+    /// columns every candidate shares once, and each candidate's own. `keep` says which changes
+    /// get a row; the others are `None` (only counted). Skipped events always get rows. The
+    /// rows themselves are put together only when written ([`Rows::into_rows`]), so that
+    /// several candidates do not hold several copies of an event on its way to the report.
     pub fn for_candidates(
         ev: &SsmEvent,
         judged: Result<Judged, Skip>,
-        candidates: usize,
         keep: impl Fn(Change) -> bool,
-    ) -> Vec<Option<Box<Row>>> {
+        candidates: usize,
+    ) -> Rows {
         let mut row = Row::event_columns(ev);
         let j = match judged {
             Ok(j) => j,
             Err(skip) => {
                 row.change = Change::Skipped;
-                row.candidate_reason = skip.detail;
                 row.skip = Some(skip.kind);
-                let mut rows: Vec<Option<Box<Row>>> = Vec::with_capacity(candidates);
-                for _ in 1..candidates {
-                    rows.push(Some(Box::new(row.clone())));
-                }
-                rows.push(Some(Box::new(row)));
-                return rows;
+                let own = Own {
+                    candidate: None,
+                    change: Change::Skipped,
+                    reason: skip.detail,
+                };
+                return Rows {
+                    shared: Some(Box::new(row)),
+                    own: vec![Some(own); candidates],
+                };
             }
         };
         if !j.candidates.iter().any(|c| keep(c.change)) {
-            return j.candidates.iter().map(|_| None).collect();
+            return Rows {
+                shared: None,
+                own: j.candidates.iter().map(|_| None).collect(),
+            };
         }
         row.resources = j
             .mapped
@@ -134,27 +265,21 @@ impl Row {
         }
         row.baseline = Some(j.baseline.verdict);
         row.baseline_reason = j.baseline.reason;
-        let last = j.candidates.len().saturating_sub(1);
-        let mut base = Some(row);
-        j.candidates
+        let own = j
+            .candidates
             .into_iter()
-            .enumerate()
-            .map(|(i, c)| {
-                if !keep(c.change) {
-                    return None;
-                }
-                // The last row takes the shared columns; the others copy them.
-                let mut r = if i == last {
-                    base.take()?
-                } else {
-                    base.clone()?
-                };
-                r.change = c.change;
-                r.candidate = Some(c.side.verdict);
-                r.candidate_reason = c.side.reason;
-                Some(Box::new(r))
+            .map(|c| {
+                keep(c.change).then_some(Own {
+                    candidate: Some(c.side.verdict),
+                    change: c.change,
+                    reason: c.side.reason,
+                })
             })
-            .collect()
+            .collect();
+        Rows {
+            shared: Some(Box::new(row)),
+            own,
+        }
     }
 
     /// The columns that come from the record alone.
@@ -367,5 +492,63 @@ mod tests {
         assert_eq!(&round_trip(&row), &row);
         assert_eq!(row.cells()[12], "");
         assert_eq!(row.cells()[14], "skipped");
+    }
+
+    #[test]
+    fn rows_share_columns_and_survive_a_temporary_file() {
+        let shared = Row {
+            event_id: "e1".into(),
+            event_time: "t".into(),
+            event_name: "StartSession".into(),
+            account: "1".into(),
+            region: "r".into(),
+            principal_arn: "p".into(),
+            principal_type: "IAMUser".into(),
+            source_ip: String::new(),
+            target: "i-1".into(),
+            session_id: String::new(),
+            resources: "a".into(),
+            error_code: String::new(),
+            baseline: Some(Verdict::Recorded { denied: false }),
+            candidate: None,
+            change: Change::Skipped,
+            candidate_reason: String::new(),
+            baseline_reason: "recorded".into(),
+            file: "f#1".into(),
+            recorded_reason: String::new(),
+            skip: None,
+        };
+        let own = |d: Decision, c: Change, why: &str| Own {
+            candidate: Some(Verdict::Evaluated(d)),
+            change: c,
+            reason: why.into(),
+        };
+        let rows = Rows {
+            shared: Some(Box::new(shared)),
+            own: vec![
+                Some(own(Decision::ImplicitDeny, Change::NewlyDenied, "x")),
+                None,
+                Some(own(Decision::Allowed, Change::Unchanged, "y")),
+            ],
+        };
+        assert_eq!(rows.change(1), Change::Unchanged);
+        let mut bytes = Vec::new();
+        rows.encode(&mut bytes);
+        let back = Rows::decode(&mut wire::Reader { bytes: &bytes }).expect("decodes");
+        assert_eq!(back, rows);
+        let out: Vec<Option<Box<Row>>> = back.into_rows().collect();
+        assert_eq!(out.len(), 3);
+        assert!(out[1].is_none());
+        let (a, c) = (out[0].as_ref().expect("a"), out[2].as_ref().expect("c"));
+        assert_eq!(
+            (a.change, a.candidate_reason.as_str()),
+            (Change::NewlyDenied, "x")
+        );
+        assert_eq!(
+            (c.change, c.candidate_reason.as_str()),
+            (Change::Unchanged, "y")
+        );
+        assert_eq!(a.baseline_reason, c.baseline_reason);
+        assert_eq!(a.event_id, "e1");
     }
 }
