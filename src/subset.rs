@@ -310,28 +310,8 @@ pub fn extract(
 ) -> Result<Manifest, SubsetError> {
     use rayon::prelude::*;
     prepare(&opts.out, opts.force)?;
-    let mut files = FilesSummary {
-        found: listing.inputs.len() as u64,
-        listing_errors: listing.errors.len() as u64,
-        pruned: listing.pruned_files,
-        pruned_directories: listing.pruned_directories,
-        ..FilesSummary::default()
-    };
-    for (_, reason) in &listing.skipped {
-        *files
-            .skipped
-            .entry(reason.as_str().to_string())
-            .or_default() += 1;
-    }
-    let mut problems: Vec<FileProblem> = listing
-        .errors
-        .iter()
-        .map(|e| FileProblem {
-            file: String::new(),
-            message: e.clone(),
-            fatal: true,
-        })
-        .collect();
+    let mut files = crate::replay::listed_files(listing);
+    let mut problems = crate::replay::listing_problems(listing);
     let mut records = FileStats::default();
     let mut events: BTreeMap<String, u64> = BTreeMap::new();
     let mut inputs_with_events = Vec::new();
@@ -355,28 +335,15 @@ pub fn extract(
         for (input, e) in chunk.iter().zip(done) {
             let o = e.outcome;
             let name = input.display();
-            records.add(&o.stats);
-            for m in o.record_errors {
-                problems.push(FileProblem {
-                    file: name.clone(),
-                    message: m,
-                    fatal: false,
-                });
-            }
-            if o.fatal.is_none() && o.stats.records == o.stats.not_records {
-                files.without_records += 1;
-            }
-            match o.fatal {
-                Some(m) => {
-                    files.failed += 1;
-                    problems.push(FileProblem {
-                        file: name.clone(),
-                        message: m,
-                        fatal: true,
-                    });
-                }
-                None => files.read += 1,
-            }
+            crate::replay::count_file(
+                &mut files,
+                &mut records,
+                &mut problems,
+                input,
+                o.stats,
+                o.record_errors,
+                o.fatal,
+            );
             if !o.events.is_empty() {
                 for ev in &o.events {
                     *events.entry(ev.action.name().to_string()).or_default() += 1;

@@ -29,7 +29,7 @@ use crate::mapping::{self, Inventory, Sessions, Skip};
 use crate::policy::set::PolicySet;
 use crate::policy::CompiledPolicy;
 use crate::report::summary::{Disagreements, Fidelity, Tally};
-use crate::report::{Row, Summary};
+use crate::report::{FilesSummary, Row, Summary};
 use crate::source::{self, Input, Listing};
 use crate::spill::{SortedSpill, SpillError, TempArea};
 
@@ -244,6 +244,76 @@ fn process_file(cfg: &ReplayConfig, input: &Input, no_sessions: &Sessions) -> Fi
     }
 }
 
+/// The file counts the listing alone gives (subset parts are not counted: their manifests
+/// carry the counts of the original files).
+pub(crate) fn listed_files(listing: &Listing) -> FilesSummary {
+    let mut files = FilesSummary {
+        found: listing
+            .inputs
+            .iter()
+            .filter(|i| !matches!(i, Input::SubsetPart(_)))
+            .count() as u64,
+        listing_errors: listing.errors.len() as u64,
+        pruned: listing.pruned_files,
+        pruned_directories: listing.pruned_directories,
+        ..FilesSummary::default()
+    };
+    for (_, reason) in &listing.skipped {
+        *files
+            .skipped
+            .entry(reason.as_str().to_string())
+            .or_default() += 1;
+    }
+    files
+}
+
+/// The listing's errors as problems (they come first in a run's problems).
+pub(crate) fn listing_problems(listing: &Listing) -> Vec<FileProblem> {
+    listing
+        .errors
+        .iter()
+        .map(|e| FileProblem {
+            file: String::new(),
+            message: e.clone(),
+            fatal: true,
+        })
+        .collect()
+}
+
+/// Counts one decoded file: its records into `totals`, read or failed (and without records)
+/// into `files`, its problems (record errors, then the fatal one) into `problems`.
+pub(crate) fn count_file(
+    files: &mut FilesSummary,
+    totals: &mut FileStats,
+    problems: &mut Vec<FileProblem>,
+    input: &Input,
+    stats: FileStats,
+    record_errors: Vec<String>,
+    fatal: Option<String>,
+) {
+    let name = input.display();
+    totals.add(&stats);
+    problems.extend(record_errors.into_iter().map(|m| FileProblem {
+        file: name.clone(),
+        message: m,
+        fatal: false,
+    }));
+    if fatal.is_none() && stats.records == stats.not_records {
+        files.without_records += 1;
+    }
+    match fatal {
+        Some(m) => {
+            files.failed += 1;
+            problems.push(FileProblem {
+                file: name,
+                message: m,
+                fatal: true,
+            });
+        }
+        None => files.read += 1,
+    }
+}
+
 /// The default of [`ReplayConfig::memory_budget`].
 pub const DEFAULT_MEMORY_BUDGET: usize = 64 << 20;
 /// How many disagreeing event IDs the fidelity keeps (the rest are counted).
@@ -274,27 +344,18 @@ struct Collector {
 
 impl Collector {
     fn add_file(&mut self, index: usize, input: &Input, r: FileResult) -> Result<(), SpillError> {
-        let name = input.display();
         let o = r.outcome;
         let problems = &mut self.problems[index];
         // A subset's part counts only its events: its manifest carries the original files'
         // counts.
-        let part = matches!(input, Input::SubsetPart(_));
-        if !part {
-            self.totals.add(&o.stats);
-        }
-        for m in o.record_errors {
-            problems.push(FileProblem {
+        if matches!(input, Input::SubsetPart(_)) {
+            let name = input.display();
+            problems.extend(o.record_errors.into_iter().map(|m| FileProblem {
                 file: name.clone(),
                 message: m,
                 fatal: false,
-            });
-        }
-        if !part && o.fatal.is_none() && o.stats.records == o.stats.not_records {
-            self.summary.files.without_records += 1;
-        }
-        match o.fatal {
-            Some(m) => {
+            }));
+            if let Some(m) = o.fatal {
                 self.summary.files.failed += 1;
                 problems.push(FileProblem {
                     file: name,
@@ -302,8 +363,16 @@ impl Collector {
                     fatal: true,
                 });
             }
-            None if part => {}
-            None => self.summary.files.read += 1,
+        } else {
+            count_file(
+                &mut self.summary.files,
+                &mut self.totals,
+                problems,
+                input,
+                o.stats,
+                o.record_errors,
+                o.fatal,
+            );
         }
         self.session_events += (r.items.len() + r.pending.len()) as u64;
         for it in r.items {
@@ -361,21 +430,7 @@ pub fn run(
         verified: cfg.decode.verify,
         ..Summary::default()
     };
-    summary.files.listing_errors = listing.errors.len() as u64;
-    for (_, reason) in &listing.skipped {
-        *summary
-            .files
-            .skipped
-            .entry(reason.as_str().to_string())
-            .or_default() += 1;
-    }
-    summary.files.found = listing
-        .inputs
-        .iter()
-        .filter(|i| !matches!(i, Input::SubsetPart(_)))
-        .count() as u64;
-    summary.files.pruned = listing.pruned_files;
-    summary.files.pruned_directories = listing.pruned_directories;
+    summary.files = listed_files(listing);
     // Subsets carry the counts of the files they were extracted from.
     let mut totals = FileStats::default();
     let mut carried: Vec<FileProblem> = Vec::new();
@@ -501,15 +556,7 @@ pub fn run(
         }
     }
     summary.fidelity = fidelity;
-    let mut problems: Vec<FileProblem> = listing
-        .errors
-        .iter()
-        .map(|e| FileProblem {
-            file: String::new(),
-            message: e.clone(),
-            fatal: true,
-        })
-        .collect();
+    let mut problems = listing_problems(listing);
     problems.extend(carried);
     problems.extend(c.problems.into_iter().flatten());
     summary.errors = problems
