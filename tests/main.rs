@@ -12,4 +12,5 @@ mod replay;
 mod s3;
 mod scale;
 mod seed;
+mod spark;
 mod subset;
