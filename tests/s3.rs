@@ -274,6 +274,53 @@ fn s3_objects_replay_like_the_same_files_on_disk() {
         "2024-03-03T12:00:00Z",
         "s3://org-trail/AWSLogs/",
     ]);
+    // `extract` reads S3 as `replay` does: the subset replays like the bucket.
+    let sub = dir.path().join("subset");
+    let x = moto.replay(&[
+        "extract",
+        "-o",
+        s(&sub),
+        "--since",
+        "2024-03-02",
+        "--until",
+        "2024-03-03T12:00:00Z",
+        "s3://org-trail/AWSLogs/",
+    ]);
+    assert_eq!(x.code, 0, "{}", x.stderr);
+    let inv = archive.join("inventory.csv");
+    let from_bucket = moto.replay(&[
+        "replay",
+        "--candidate",
+        POLICY,
+        "--inventory",
+        s(&inv),
+        "--all",
+        "--since",
+        "2024-03-02",
+        "--until",
+        "2024-03-03T12:00:00Z",
+        "s3://org-trail/AWSLogs/",
+    ]);
+    let from_subset = run([
+        "replay",
+        "--candidate",
+        POLICY,
+        "--inventory",
+        s(&inv),
+        "--all",
+        "--since",
+        "2024-03-02",
+        "--until",
+        "2024-03-03T12:00:00Z",
+        s(&sub),
+    ]);
+    assert_eq!(from_bucket.code, 0, "{}", from_bucket.stderr);
+    assert_eq!(from_bucket.stdout, from_subset.stdout);
+    assert!(
+        from_subset.stdout.contains("s3://org-trail/AWSLogs/"),
+        "{}",
+        from_subset.stdout
+    );
     let files = |t: &str| {
         t.lines()
             .find(|l| l.starts_with("files:"))
