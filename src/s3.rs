@@ -44,6 +44,8 @@ impl Location {
 
 /// Body chunks in flight per open object.
 const CHUNKS_IN_FLIGHT: usize = 8;
+/// How many times a body that breaks off is resumed.
+const BODY_RESUMES: u32 = 3;
 
 struct S3 {
     runtime: tokio::runtime::Runtime,
@@ -255,8 +257,9 @@ impl Read for ChunkReader {
     }
 }
 
-/// Opens an object for streaming. The request is retried by the SDK (throttling, 5xx); an error
-/// in the middle of the body ends the read with that error (the file counts as failed).
+/// Opens an object for streaming. The request is retried by the SDK (throttling, 5xx); a body
+/// that breaks off is resumed from where it stopped, and after a few failed resumes the read
+/// ends with the error (the file counts as failed).
 pub fn open(bucket: &str, key: &str) -> io::Result<Box<dyn Read + Send>> {
     let s3 = s3().map_err(io::Error::other)?;
     let req = s3.client.get_object().bucket(bucket).key(key).send();
@@ -265,13 +268,53 @@ pub fn open(bucket: &str, key: &str) -> io::Result<Box<dyn Read + Send>> {
         .block_on(req)
         .map_err(|e| io::Error::other(explain("GetObject", bucket, &e)))?;
     let (tx, rx) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(CHUNKS_IN_FLIGHT);
+    let (client, bucket, key) = (s3.client.clone(), bucket.to_string(), key.to_string());
+    let etag = resp.e_tag().map(str::to_string);
     let mut body = resp.body;
     s3.runtime.spawn(async move {
-        while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|e| io::Error::other(format!("reading the object: {e}")));
-            let stop = chunk.is_err();
+        // A body that breaks off is resumed where it stopped (a ranged GET of the same version,
+        // by ETag), a few times with backoff, before the object counts as failed.
+        let mut received: u64 = 0;
+        let mut resumes = 0u32;
+        loop {
+            let chunk = match body.next().await {
+                None => break,
+                Some(Ok(c)) => c,
+                Some(Err(e)) if resumes < BODY_RESUMES => {
+                    resumes += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(200 << resumes)).await;
+                    let again = client
+                        .get_object()
+                        .bucket(&bucket)
+                        .key(&key)
+                        .range(format!("bytes={received}-"))
+                        .set_if_match(etag.clone())
+                        .send()
+                        .await;
+                    match again {
+                        Ok(r) => {
+                            body = r.body;
+                            continue;
+                        }
+                        Err(again) => {
+                            let msg = format!(
+                                "reading the object: {e}; resuming it: {}",
+                                explain("GetObject", &bucket, &again)
+                            );
+                            let _ = tx.send(Err(io::Error::other(msg))).await;
+                            break;
+                        }
+                    }
+                }
+                Some(Err(e)) => {
+                    let msg = format!("reading the object: {e} (after {resumes} resumes)");
+                    let _ = tx.send(Err(io::Error::other(msg))).await;
+                    break;
+                }
+            };
+            received += chunk.len() as u64;
             // A full channel waits for the reader; a reader gone ends the download.
-            if tx.send(chunk).await.is_err() || stop {
+            if tx.send(Ok(chunk)).await.is_err() {
                 break;
             }
         }
