@@ -153,6 +153,10 @@ pub struct SsmEvent {
     pub vpc_endpoint_id: Option<String>,
     /// Why the event cannot be evaluated, when a field it needs is missing or of the wrong type.
     pub problems: Vec<String>,
+    /// The record came as a row of Athena's CloudTrail table ([`super::athena`]): fields the
+    /// table has no column for are unknown, not absent.
+    #[serde(default)]
+    pub table_row: bool,
 }
 
 /// What one record turned out to be.
@@ -321,6 +325,7 @@ fn to_event(r: &RawRecord<'_>, action: SsmAction, file: &Arc<str>, index: u64) -
         response_session_id,
         vpc_endpoint_id: r.vpc_endpoint_id.owned(),
         problems,
+        table_row: false,
     }
 }
 

@@ -7,6 +7,7 @@
 //! structural scanner ([`scan`]) found. `--verify` parses every record and counts any record the
 //! pre-filter would have missed.
 
+pub(crate) mod athena;
 pub(crate) mod event;
 pub(crate) mod record;
 // Public but hidden and undocumented: for the property tests and fuzz targets, not the API.
@@ -175,7 +176,7 @@ pub fn decode_stream_keeping<R: Read>(
             // Without the bytes `eventSource` (and without a `\u` escape, which the pre-filter
             // passes on) an object cannot be a CloudTrail record: policy files or other JSON
             // given as logs by mistake are counted as such, never as records read.
-            if finders().event_source.find(bytes).is_some() {
+            if finders().event_source.find(bytes).is_some() || athena::looks_like_row(bytes) {
                 st.prefiltered += 1;
             } else {
                 st.not_records += 1;
@@ -193,7 +194,21 @@ pub fn decode_stream_keeping<R: Read>(
             }
             Err(e) => Err(e),
         };
-        let decoded = parsed.and_then(|r| event::classify(&r, file, index));
+        let mut decoded = parsed.and_then(|r| event::classify(&r, file, index));
+        if matches!(decoded, Ok(Decoded::NotARecord)) && athena::looks_like_row(bytes) {
+            // A row of Athena's CloudTrail table: the record it stands for.
+            if let Some(text) = athena::to_record(bytes) {
+                decoded = record::parse(text.as_bytes())
+                    .and_then(|r| event::classify(&r, file, index))
+                    .map(|d| match d {
+                        Decoded::Session(mut ev) => {
+                            ev.table_row = true;
+                            Decoded::Session(ev)
+                        }
+                        other => other,
+                    });
+            }
+        }
         match decoded {
             Ok(Decoded::Session(ev)) => {
                 if !candidate {

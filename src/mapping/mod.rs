@@ -516,6 +516,8 @@ fn build_context(ev: &SsmEvent, p: &Principal, time: chrono::DateTime<chrono::Ut
     }
     match id.source_identity.as_deref() {
         Some(s) => c.put_new("aws:sourceidentity", known(s)),
+        // Athena's CloudTrail table has no `sourceidentity` column: a row cannot say.
+        None if ev.table_row => c.put_new("aws:sourceidentity", KeyValue::Unknown),
         None => c.put_new("aws:sourceidentity", KeyValue::Absent),
     }
     if let Some(ua) = ev.user_agent.as_deref() {
