@@ -125,7 +125,10 @@ def main(argv):
              .config("spark.ui.enabled", "false")
              .config("spark.hadoop.mapreduce.input.fileinputformat.input.dir.recursive", "true")
              .getOrCreate())
-    files = (spark.sparkContext.binaryFiles(source)
+    sc = spark.sparkContext
+    # binaryFiles packs many small files into few partitions: spread them over every core.
+    files = (sc.binaryFiles(source)
+             .repartition(4 * sc.defaultParallelism)
              .filter(lambda f: "CloudTrail-Digest" not in f[0] and "CloudTrail-Insight" not in f[0])
              .map(process)
              .cache())
