@@ -16,6 +16,7 @@ use std::io::{self, Read};
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
+use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use bytes::Bytes;
 
@@ -92,17 +93,16 @@ fn s3() -> Result<&'static S3, String> {
 }
 
 /// One line for an S3 error: what was asked, and what to do.
-fn explain<E, R>(what: &str, bucket: &str, e: &SdkError<E, R>) -> String
+fn explain<E>(what: &str, bucket: &str, e: &SdkError<E, HttpResponse>) -> String
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
-    let region_hint = || match e {
-        SdkError::ServiceError(s) => format!("{:?}", s.raw())
-            .split("x-amz-bucket-region")
-            .nth(1)
-            .and_then(|rest| rest.split('"').nth(2).map(str::to_string)),
-        _ => None,
+    // S3 names the bucket's region in this header of a redirect or a malformed-authorization
+    // answer (Amazon S3 API Reference, "HeadBucket", `x-amz-bucket-region`).
+    let region_hint = || {
+        e.raw_response()
+            .and_then(|r| r.headers().get("x-amz-bucket-region"))
+            .map(str::to_string)
     };
     match e.code() {
         Some("NoSuchBucket") => format!("{what}: bucket `{bucket}` does not exist"),
