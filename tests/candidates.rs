@@ -188,6 +188,30 @@ fn naming_output_and_fail_on_with_several_candidates() {
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.contains("2 candidates"), "{}", r.stdout);
+    // `--format summary -o FILE`: the side-by-side table goes to the file.
+    let table = tempdir();
+    let table_file = table.path().join("table.txt");
+    let r = run([
+        "replay",
+        "--candidate",
+        &a,
+        "--candidate",
+        &b,
+        "--inventory",
+        s(&inv),
+        "--format",
+        "summary",
+        "-o",
+        s(&table_file),
+        s(&logs),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.is_empty(), "{}", r.stdout);
+    let text = std::fs::read_to_string(&table_file).expect("table written");
+    assert!(
+        text.contains("2 candidates") && text.contains("tight") && text.contains("admin"),
+        "{text}"
+    );
     // --fail-on applies to every candidate and names the ones that changed.
     let r = run([
         "replay",

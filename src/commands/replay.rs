@@ -514,7 +514,11 @@ pub fn run(a: ReplayArgs) -> ExitCode {
     };
     if several && written.is_ok() {
         if let Some(t) = &summary_text {
-            written = super::write_stdout(t);
+            // With `--format summary`, `-o` names the table's file (no reports are written).
+            written = match (&a.output, a.format) {
+                (Some(path), ReplayFormat::Summary) => std::fs::write(path, t),
+                _ => super::write_stdout(t),
+            };
         }
     }
     match written {
