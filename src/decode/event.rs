@@ -153,7 +153,7 @@ pub struct SsmEvent {
     pub vpc_endpoint_id: Option<String>,
     /// Why the event cannot be evaluated, when a field it needs is missing or of the wrong type.
     pub problems: Vec<String>,
-    /// The record came as a row of Athena's CloudTrail table ([`super::athena`]): fields the
+    /// The record came as a row of Athena's CloudTrail table (`decode/athena.rs`): fields the
     /// table has no column for are unknown, not absent.
     #[serde(default)]
     pub table_row: bool,
