@@ -41,7 +41,10 @@ pub fn run(a: ExtractArgs) -> ExitCode {
         },
         inputs: a.paths.iter().map(|p| p.display().to_string()).collect(),
     };
-    let manifest = match subset::extract(&listing, &options, &|_| {}) {
+    let bar = super::Progress::new(&listing);
+    let extracted = subset::extract(&listing, &options, &|index| bar.file_done(index));
+    bar.finish();
+    let manifest = match extracted {
         Ok(m) => m,
         Err(e) => {
             error(&e.to_string());

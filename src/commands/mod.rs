@@ -152,3 +152,47 @@ fn print_problems(problems: &[crate::replay::FileProblem]) {
         }
     }
 }
+
+/// A progress bar on stderr, drawn only when stderr is a terminal (indicatif hides it
+/// otherwise): files and bytes (on disk, or as S3 lists them) read so far, with an estimate of
+/// the time left.
+struct Progress<'a> {
+    bar: indicatif::ProgressBar,
+    sizes: &'a [u64],
+    done: std::sync::atomic::AtomicU64,
+    total: usize,
+}
+
+impl<'a> Progress<'a> {
+    fn new(listing: &'a source::Listing) -> Progress<'a> {
+        use std::io::IsTerminal;
+        let bar = if std::io::stderr().is_terminal() && listing.inputs.len() > 1 {
+            indicatif::ProgressBar::new(listing.sizes.iter().sum())
+        } else {
+            indicatif::ProgressBar::hidden()
+        };
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "trailreplay: {bar:30} {binary_bytes}/{binary_total_bytes} read, {msg} files, {elapsed} (about {eta} left)",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        Progress {
+            bar,
+            sizes: &listing.sizes,
+            done: std::sync::atomic::AtomicU64::new(0),
+            total: listing.inputs.len(),
+        }
+    }
+
+    /// One more file read (its index in the listing).
+    fn file_done(&self, index: usize) {
+        let n = self.done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        self.bar.set_message(format!("{n}/{}", self.total));
+        self.bar.inc(self.sizes.get(index).copied().unwrap_or(0));
+    }
+
+    fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}

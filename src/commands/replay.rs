@@ -2,7 +2,7 @@
 //! problems, choose the exit code.
 
 use std::fs::File;
-use std::io::{BufWriter, IsTerminal, Write};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use super::{error, warning, ExitCode};
@@ -406,27 +406,8 @@ pub fn run(a: ReplayArgs) -> ExitCode {
             }
         }
     }
-    let total_bytes: u64 = listing.sizes.iter().sum();
-    // A progress bar on stderr, drawn only when stderr is a terminal (indicatif hides it
-    // otherwise): bytes of the files read so far, with an estimate of the time left.
-    let bar = if std::io::stderr().is_terminal() && listing.inputs.len() > 1 {
-        indicatif::ProgressBar::new(total_bytes)
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "trailreplay: {bar:30} {binary_bytes}/{binary_total_bytes} read, {msg} files, {elapsed} (about {eta} left)",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    let files_done = std::sync::atomic::AtomicU64::new(0);
-    let total_files = listing.inputs.len();
-    let progress = |index: usize, _decompressed: u64| {
-        let n = files_done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-        bar.set_message(format!("{n}/{total_files}"));
-        bar.inc(listing.sizes.get(index).copied().unwrap_or(0));
-    };
+    let bar = super::Progress::new(&listing);
+    let progress = |index: usize, _decompressed: u64| bar.file_done(index);
     on_interrupt(
         paths_out
             .iter()
@@ -459,7 +440,7 @@ pub fn run(a: ReplayArgs) -> ExitCode {
             }
         })
     });
-    bar.finish_and_clear();
+    bar.finish();
     let remove_partials = || {
         for p in paths_out.iter().flatten() {
             let _ = std::fs::remove_file(partial_name(p));
