@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::common::{run, sample, tempdir};
+use crate::common::{generate, run, sample, tempdir};
 
 const POLICIES: [&str; 5] = [
     "seed-2a-instance-tag.json",
@@ -95,20 +95,12 @@ fn five_candidates_in_one_pass_equal_five_runs_on_the_samples() {
 fn five_candidates_in_one_pass_equal_five_runs_on_a_generated_archive() {
     let dir = tempdir();
     let archive = dir.path().join("archive");
-    let r = run([
-        "generate",
-        "-o",
-        s(&archive),
-        "--records",
+    generate(
+        &archive,
         "20000",
-        "--ssm-percent",
-        "30",
-        "--days",
         "3",
-        "--per-file",
-        "500",
-    ]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
+        &["--ssm-percent", "30", "--per-file", "500"],
+    );
     // A small memory budget: rows of every candidate go through temporary files.
     assert_five_equal_five_runs(
         &archive.join("inventory.csv"),

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_s3::primitives::ByteStream;
 
-use crate::common::{run, run_env, sample, tempdir, Run};
+use crate::common::{generate, run, run_env, sample, tempdir, Run};
 
 const POLICY: &str = "samples/policies/seed-2a-instance-tag.json";
 
@@ -223,24 +223,21 @@ fn s3_objects_replay_like_the_same_files_on_disk() {
     // A generated multi-day archive, with a window: pruned the same way as on disk.
     let dir = tempdir();
     let archive = dir.path().join("archive");
-    let g = run([
-        "generate",
-        "-o",
-        s(&archive),
-        "--records",
+    generate(
+        &archive,
         "20000",
-        "--ssm-percent",
-        "30",
-        "--days",
         "4",
-        "--accounts",
-        "2",
-        "--regions",
-        "2",
-        "--per-file",
-        "500",
-    ]);
-    assert_eq!(g.code, 0, "{}", g.stderr);
+        &[
+            "--ssm-percent",
+            "30",
+            "--accounts",
+            "2",
+            "--regions",
+            "2",
+            "--per-file",
+            "500",
+        ],
+    );
     moto.upload("org-trail", "AWSLogs/", &archive.join("AWSLogs"));
     let window = ["--since", "2024-03-02", "--until", "2024-03-03T12:00:00Z"];
     assert_same_as_local(

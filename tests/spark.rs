@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::common::{root, run, sample, tempdir};
+use crate::common::{generate, root, run, sample, tempdir};
 
 const POLICY: &str = "samples/policies/seed-2a-instance-tag.json";
 
@@ -59,20 +59,12 @@ fn spark_subset_replays_like_the_archive() {
     assert!(spark.lines().count() > 15, "{spark}");
 
     let archive = dir.path().join("archive");
-    let g = run([
-        "generate",
-        "-o",
-        s(&archive),
-        "--records",
+    generate(
+        &archive,
         "20000",
-        "--ssm-percent",
-        "20",
-        "--days",
         "3",
-        "--per-file",
-        "1000",
-    ]);
-    assert_eq!(g.code, 0, "{}", g.stderr);
+        &["--ssm-percent", "20", "--per-file", "1000"],
+    );
     let out = dir.path().join("spark-archive");
     spark_extract(&archive.join("AWSLogs"), &out);
     let inv = archive.join("inventory.csv");

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::common::{run, sample, tempdir, Run};
+use crate::common::{generate, run, sample, tempdir, Run};
 
 const POLICY: &str = "samples/policies/seed-2a-instance-tag.json";
 
@@ -98,24 +98,21 @@ fn samples_subset_replays_byte_identically() {
 fn windowed_subset_of_a_generated_archive_replays_byte_identically() {
     let dir = tempdir();
     let archive = dir.path().join("archive");
-    let r = run([
-        "generate",
-        "-o",
-        s(&archive),
-        "--records",
+    generate(
+        &archive,
         "30000",
-        "--ssm-percent",
-        "30",
-        "--days",
         "4",
-        "--accounts",
-        "2",
-        "--regions",
-        "2",
-        "--per-file",
-        "500",
-    ]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
+        &[
+            "--ssm-percent",
+            "30",
+            "--accounts",
+            "2",
+            "--regions",
+            "2",
+            "--per-file",
+            "500",
+        ],
+    );
     let logs = archive.join("AWSLogs");
     let inv = archive.join("inventory.csv");
     let window = ["--since", "2024-03-02", "--until", "2024-03-03T12:00:00Z"];

@@ -96,6 +96,26 @@ where
     }
 }
 
+/// Writes a generated archive (`trailreplay generate`) to `dir`: `records` records over `days`
+/// days, 500 per file unless `extra` says otherwise.
+pub fn generate(dir: &Path, records: &str, days: &str, extra: &[&str]) {
+    let mut args = vec![
+        "generate",
+        "-o",
+        dir.to_str().expect("utf8 path"),
+        "--records",
+        records,
+        "--days",
+        days,
+    ];
+    if !extra.contains(&"--per-file") {
+        args.extend(["--per-file", "500"]);
+    }
+    args.extend_from_slice(extra);
+    let r = run(&args);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
 pub fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("temp dir")
 }
