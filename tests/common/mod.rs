@@ -57,21 +57,20 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
 {
-    let out: Output = Command::new(env!("CARGO_BIN_EXE_trailreplay"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("the trailreplay binary runs");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    run_with(dir, &[], args)
 }
 
 /// Runs the binary with environment variables set, an empty value removing the variable (the
 /// rest of the environment is kept).
 pub fn run_env<I, S>(env: &[(&str, &str)], args: I) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    run_with(&root(), env, args)
+}
+
+fn run_with<I, S>(dir: &Path, env: &[(&str, &str)], args: I) -> Run
 where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
@@ -85,7 +84,7 @@ where
         }
     }
     let out: Output = cmd
-        .current_dir(root())
+        .current_dir(dir)
         .args(args)
         .output()
         .expect("the trailreplay binary runs");
