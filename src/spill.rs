@@ -77,7 +77,15 @@ pub mod wire {
     }
 
     fn short() -> io::Error {
-        io::Error::new(io::ErrorKind::InvalidData, "temporary file: truncated item")
+        invalid("truncated item")
+    }
+
+    /// A temporary file's bytes that do not decode (`what` names the field).
+    pub fn invalid(what: &str) -> io::Error {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("temporary file: {what}"),
+        )
     }
 
     impl<'a> Reader<'a> {

@@ -91,13 +91,6 @@ fn get_agreement(r: &mut wire::Reader<'_>) -> std::io::Result<Option<Agreement>>
     })
 }
 
-fn bad(what: &str) -> std::io::Error {
-    std::io::Error::new(
-        std::io::ErrorKind::InvalidData,
-        format!("temporary file: {what}"),
-    )
-}
-
 impl Codec for Item {
     fn encode(&self, out: &mut Vec<u8>) {
         let k = &self.key;
@@ -126,7 +119,8 @@ impl Codec for Item {
         };
         let kind = match r.u8()? {
             0 => {
-                let action = SsmAction::from_index(r.u8()?).ok_or_else(|| bad("action"))?;
+                let action =
+                    SsmAction::from_index(r.u8()?).ok_or_else(|| wire::invalid("action"))?;
                 let a = get_agreement(&mut r)?;
                 ItemKind::Event(action, a, Rows::decode(&mut r)?)
             }
@@ -275,7 +269,7 @@ pub(super) fn get_time(r: &mut wire::Reader<'_>) -> std::io::Result<Option<DateT
         _ => {
             let secs = r.u64()? as i64;
             let nanos = r.u64()? as u32;
-            Some(DateTime::from_timestamp(secs, nanos).ok_or_else(|| bad("time"))?)
+            Some(DateTime::from_timestamp(secs, nanos).ok_or_else(|| wire::invalid("time"))?)
         }
     })
 }

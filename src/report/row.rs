@@ -126,7 +126,7 @@ impl Rows {
             match o {
                 Some(o) => {
                     out.push(1);
-                    out.push(o.candidate.map_or(u8::MAX, Verdict::index));
+                    put_verdict(out, o.candidate);
                     out.push(o.change as u8);
                     wire::str(out, &o.reason);
                 }
@@ -137,12 +137,6 @@ impl Rows {
 
     /// Reads back what [`Rows::encode`] wrote.
     pub(crate) fn decode(r: &mut wire::Reader<'_>) -> std::io::Result<Rows> {
-        let bad = |what: &str| {
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!("temporary file: {what}"),
-            )
-        };
         let shared = match r.u8()? {
             0 => None,
             _ => Some(Box::new(Row::decode(r)?)),
@@ -152,21 +146,11 @@ impl Rows {
         for _ in 0..n {
             own.push(match r.u8()? {
                 0 => None,
-                _ => {
-                    let candidate = match r.u8()? {
-                        u8::MAX => None,
-                        i => Some(Verdict::from_index(i).ok_or_else(|| bad("verdict"))?),
-                    };
-                    let change = Change::ALL
-                        .get(usize::from(r.u8()?))
-                        .copied()
-                        .ok_or_else(|| bad("change"))?;
-                    Some(Own {
-                        candidate,
-                        change,
-                        reason: r.string()?,
-                    })
-                }
+                _ => Some(Own {
+                    candidate: get_verdict(r)?,
+                    change: get_change(r)?,
+                    reason: r.string()?,
+                }),
             });
         }
         Ok(Rows { shared, own })
@@ -185,6 +169,27 @@ impl Rows {
                 })
                 .sum::<usize>()
     }
+}
+
+/// An optional verdict as one byte (`u8::MAX`: none).
+fn put_verdict(out: &mut Vec<u8>, v: Option<Verdict>) {
+    out.push(v.map_or(u8::MAX, Verdict::index));
+}
+
+fn get_verdict(r: &mut wire::Reader<'_>) -> std::io::Result<Option<Verdict>> {
+    match r.u8()? {
+        u8::MAX => Ok(None),
+        i => Verdict::from_index(i)
+            .map(Some)
+            .ok_or_else(|| wire::invalid("verdict")),
+    }
+}
+
+fn get_change(r: &mut wire::Reader<'_>) -> std::io::Result<Change> {
+    Change::ALL
+        .get(usize::from(r.u8()?))
+        .copied()
+        .ok_or_else(|| wire::invalid("change"))
 }
 
 /// The report's columns, in order.
@@ -340,40 +345,24 @@ impl Row {
         for c in self.texts() {
             wire::str(out, c);
         }
-        let verdict = |v: Option<Verdict>| v.map_or(u8::MAX, Verdict::index);
-        out.push(verdict(self.baseline));
-        out.push(verdict(self.candidate));
+        put_verdict(out, self.baseline);
+        put_verdict(out, self.candidate);
         out.push(self.change as u8);
         out.push(self.skip.map_or(u8::MAX, SkipKind::index));
     }
 
     /// Reads back what [`Row::encode`] wrote.
     pub(crate) fn decode(r: &mut wire::Reader<'_>) -> std::io::Result<Row> {
-        let bad = |what: &str| {
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!("temporary file: {what}"),
-            )
-        };
         let mut texts: [String; 16] = Default::default();
         for t in texts.iter_mut() {
             *t = r.string()?;
         }
-        let verdict = |i: u8| match i {
-            u8::MAX => Ok(None),
-            i => Verdict::from_index(i)
-                .map(Some)
-                .ok_or_else(|| bad("verdict")),
-        };
-        let baseline = verdict(r.u8()?)?;
-        let candidate = verdict(r.u8()?)?;
-        let change = Change::ALL
-            .get(usize::from(r.u8()?))
-            .copied()
-            .ok_or_else(|| bad("change"))?;
+        let baseline = get_verdict(r)?;
+        let candidate = get_verdict(r)?;
+        let change = get_change(r)?;
         let skip = match r.u8()? {
             u8::MAX => None,
-            i => Some(SkipKind::from_index(i).ok_or_else(|| bad("skip reason"))?),
+            i => Some(SkipKind::from_index(i).ok_or_else(|| wire::invalid("skip reason"))?),
         };
         let [event_id, event_time, event_name, account, region, principal_arn, principal_type, source_ip, target, session_id, resources, error_code, candidate_reason, baseline_reason, file, recorded_reason] =
             texts;
