@@ -281,7 +281,9 @@ pub(crate) fn listing_problems(listing: &Listing) -> Vec<FileProblem> {
 }
 
 /// Counts one decoded file: its records into `totals`, read or failed (and without records)
-/// into `files`, its problems (record errors, then the fatal one) into `problems`.
+/// into `files`, its problems (record errors, then the fatal one) into `problems`. A subset's
+/// part counts only its problems and a failure: its manifest carries the counts of the original
+/// files.
 pub(crate) fn count_file(
     files: &mut FilesSummary,
     totals: &mut FileStats,
@@ -292,13 +294,16 @@ pub(crate) fn count_file(
     fatal: Option<String>,
 ) {
     let name = input.display();
-    totals.add(&stats);
+    let part = matches!(input, Input::SubsetPart(_));
+    if !part {
+        totals.add(&stats);
+    }
     problems.extend(record_errors.into_iter().map(|m| FileProblem {
         file: name.clone(),
         message: m,
         fatal: false,
     }));
-    if fatal.is_none() && stats.records == stats.not_records {
+    if !part && fatal.is_none() && stats.records == stats.not_records {
         files.without_records += 1;
     }
     match fatal {
@@ -310,6 +315,7 @@ pub(crate) fn count_file(
                 fatal: true,
             });
         }
+        None if part => {}
         None => files.read += 1,
     }
 }
@@ -346,34 +352,15 @@ impl Collector {
     fn add_file(&mut self, index: usize, input: &Input, r: FileResult) -> Result<(), SpillError> {
         let o = r.outcome;
         let problems = &mut self.problems[index];
-        // A subset's part counts only its events: its manifest carries the original files'
-        // counts.
-        if matches!(input, Input::SubsetPart(_)) {
-            let name = input.display();
-            problems.extend(o.record_errors.into_iter().map(|m| FileProblem {
-                file: name.clone(),
-                message: m,
-                fatal: false,
-            }));
-            if let Some(m) = o.fatal {
-                self.summary.files.failed += 1;
-                problems.push(FileProblem {
-                    file: name,
-                    message: m,
-                    fatal: true,
-                });
-            }
-        } else {
-            count_file(
-                &mut self.summary.files,
-                &mut self.totals,
-                problems,
-                input,
-                o.stats,
-                o.record_errors,
-                o.fatal,
-            );
-        }
+        count_file(
+            &mut self.summary.files,
+            &mut self.totals,
+            problems,
+            input,
+            o.stats,
+            o.record_errors,
+            o.fatal,
+        );
         self.session_events += (r.items.len() + r.pending.len()) as u64;
         for it in r.items {
             self.items.push(it)?;
