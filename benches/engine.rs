@@ -322,7 +322,7 @@ fn pipeline(c: &mut Criterion) {
     let cfg = trailreplay::replay::ReplayConfig {
         candidates: vec![PolicySet::from_documents(vec![policy])],
         baseline: None,
-        scps: vec![],
+        principals: vec![],
         inventory,
         since: None,
         until: None,

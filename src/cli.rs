@@ -21,7 +21,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Replay log archives against a candidate policy set and report what changes
-    Replay(ReplayArgs),
+    Replay(Box<ReplayArgs>),
     /// Write the Session Manager records of log archives to a subset that replays in seconds
     Extract(ExtractArgs),
     /// Evaluate one request against policies (like `aws iam simulate-custom-policy`, offline)
@@ -98,16 +98,42 @@ pub const MAX_THREADS: usize = 1024;
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
     /// Candidate policy set: policy documents and/or get-account-authorization-details exports
-    /// (`-` reads stdin); repeatable. `NAME=POLICYSET` names a candidate: several names are
-    /// evaluated in one pass, one report each under `-o DIR`
-    #[arg(long = "candidate", required = true, value_name = "POLICYSET")]
+    /// (`-` reads stdin); repeatable. A plain document applies to every principal.
+    /// `NAME=POLICYSET` names a candidate: several names are evaluated in one pass, one report
+    /// each under `-o DIR`. To change only some principals, use --replace-policy, --attach or
+    /// --detach instead
+    #[arg(long = "candidate", value_name = "POLICYSET")]
     pub candidate: Vec<PathBuf>,
     /// Baseline policy set (default: the outcome recorded in the log); repeatable
     #[arg(long = "baseline", value_name = "POLICYSET")]
     pub baseline: Vec<PathBuf>,
+    /// The candidate is the --baseline export with this managed policy (ARN or name) or inline
+    /// policy (`role/NAME/POLICY`, `user/NAME/POLICY`, `group/NAME/POLICY`) replaced by the
+    /// document in FILE; repeatable
+    #[arg(long = "replace-policy", value_name = "POLICY=FILE")]
+    pub replace_policy: Vec<String>,
+    /// The candidate is the --baseline export with this principal (`role/NAME`, `user/NAME`,
+    /// `group/NAME` or an ARN) holding one more policy: a document FILE, or a managed policy ARN
+    /// of the export; repeatable
+    #[arg(long = "attach", value_name = "PRINCIPAL=FILE|ARN")]
+    pub attach: Vec<String>,
+    /// The candidate is the --baseline export without this principal's managed (ARN or name)
+    /// or inline (name) policy; repeatable
+    #[arg(long = "detach", value_name = "PRINCIPAL=POLICY")]
+    pub detach: Vec<String>,
     /// A service control policy for both sides; repeatable, one file per level, root first
     #[arg(long = "scp")]
     pub scps: Vec<PathBuf>,
+    /// A service control policy for the baseline only (after --scp levels); repeatable
+    #[arg(long = "baseline-scp", value_name = "FILE")]
+    pub baseline_scps: Vec<PathBuf>,
+    /// A service control policy for the candidates only (after --scp levels); repeatable
+    #[arg(long = "candidate-scp", value_name = "FILE")]
+    pub candidate_scps: Vec<PathBuf>,
+    /// Only events of principals whose ARN (as reported) matches this pattern; `*` matches any
+    /// text, `/` included, `?` one character; repeatable
+    #[arg(long = "principal", value_name = "GLOB")]
+    pub principals: Vec<String>,
     /// Resource tags: describe-instances output, get-resources output, or CSV
     /// resource,key,value; repeatable
     #[arg(long = "inventory")]

@@ -9,12 +9,11 @@ use std::collections::HashSet;
 use serde::Serialize;
 
 use crate::decode::SsmEvent;
-use crate::eval::decide::{decide, stack_for, Decided, UNKNOWN_TAGS};
+use crate::eval::decide::{decide, outside, stack_for, Decided, UNKNOWN_TAGS};
 use crate::eval::{self, evaluate, Decision, PolicyKind};
 use crate::mapping::denial::{Layer, Reason};
 use crate::mapping::{self, Mapped, PrincipalType};
 use crate::policy::set::PolicySet;
-use crate::policy::CompiledPolicy;
 
 /// What the candidate changes for one event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -165,16 +164,14 @@ pub fn recorded_side(ev: &SsmEvent) -> Side {
     }
 }
 
-/// The policies a replay compares: the candidates, the baseline (none: the log's outcomes) and
-/// the SCPs every side shares.
+/// The policies a replay compares: the candidates and the baseline (none: the log's outcomes),
+/// each with its SCPs.
 #[derive(Clone, Copy)]
 pub struct Sides<'a> {
     /// The proposed policy sets (usually one), each compared with the baseline.
     pub candidates: &'a [PolicySet],
     /// The policies in force, when given (`--baseline`).
     pub baseline: Option<&'a PolicySet>,
-    /// SCP levels, root first.
-    pub scps: &'a [CompiledPolicy],
 }
 
 /// One candidate's verdict on an event.
@@ -200,9 +197,11 @@ pub struct Judged {
 /// Decides a mapped event on the baseline's side and every candidate's, and compares them.
 pub fn judge(sides: Sides<'_>, ev: &SsmEvent, mapped: Mapped) -> Judged {
     let recorded = recorded_side(ev);
+    let as_recorded = recorded.verdict;
     let (baseline, fidelity) = match sides.baseline {
+        Some(b) if outside(b, &mapped) => (untouched(as_recorded), None),
         Some(b) => {
-            let side: Side = decide(b, sides.scps, &mapped).into();
+            let side: Side = decide(b, &b.scps, &mapped).into();
             let agreement = agreement(&side, &recorded, ev);
             (side, Some(agreement))
         }
@@ -212,11 +211,16 @@ pub fn judge(sides: Sides<'_>, ev: &SsmEvent, mapped: Mapped) -> Judged {
         .candidates
         .iter()
         .map(|set| {
-            let side: Side = decide(set, sides.scps, &mapped).into();
+            if outside(set, &mapped) {
+                let side = untouched(as_recorded);
+                let change = compare(baseline.outcome(), side.outcome());
+                return Candidate { side, change };
+            }
+            let side: Side = decide(set, &set.scps, &mapped).into();
             let mut change = compare(baseline.outcome(), side.outcome());
             if change == Change::Uncertain {
                 if let Some(b) = sides.baseline {
-                    if let Some(settled) = change_in_every_world(set, sides.scps, b, &mapped) {
+                    if let Some(settled) = change_in_every_world(set, b, &mapped) {
                         change = settled;
                     }
                 }
@@ -229,6 +233,15 @@ pub fn judge(sides: Sides<'_>, ev: &SsmEvent, mapped: Mapped) -> Judged {
         candidates,
         baseline,
         fidelity,
+    }
+}
+
+/// The side of a policy set that does not manage the event's principal: what the log recorded.
+fn untouched(recorded: Verdict) -> Side {
+    Side {
+        verdict: recorded,
+        reason: "not managed by the change: as recorded".to_string(),
+        denied_by: Vec::new(),
     }
 }
 
@@ -287,15 +300,14 @@ fn agreement(side: &Side, recorded: &Side, ev: &SsmEvent) -> Agreement {
 /// whatever the keys hold). `Some(change)` when every joint world gives that change.
 fn change_in_every_world(
     candidate: &PolicySet,
-    scps: &[CompiledPolicy],
     baseline: &PolicySet,
     m: &Mapped,
 ) -> Option<Change> {
     if m.principal.kind == PrincipalType::FederatedUser {
         return None;
     }
-    let (base, base_tags) = stack_for(baseline, scps, m).ok()?;
-    let (cand, cand_tags) = stack_for(candidate, scps, m).ok()?;
+    let (base, base_tags) = stack_for(baseline, &baseline.scps, m).ok()?;
+    let (cand, cand_tags) = stack_for(candidate, &candidate.scps, m).ok()?;
     // Principal tags come from the same snapshot on both sides when both have them.
     let tags = match (base_tags, cand_tags) {
         (Some(a), Some(b)) if a == b => a,

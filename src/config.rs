@@ -3,7 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::policy::set::{PolicyInput, PolicySet};
+use crate::policy::set::{PolicyInput, PolicySet, Sources};
+use crate::policy::snapshot::{Doc, Snapshot};
 use crate::policy::{compile_text, CompiledPolicy, Problem};
 
 /// A configuration error, with the file or argument it concerns.
@@ -112,9 +113,22 @@ pub fn display(path: &Path) -> String {
     }
 }
 
-/// Loads a policy set from its files. `side` (`candidate`, `baseline`) names the set in errors,
-/// beside the file.
-pub fn load_policy_set(side: &str, paths: &[PathBuf]) -> Result<PolicySet, ConfigError> {
+/// Names the side (`candidate`, `baseline`) in front of each problem's file.
+fn on_side(side: &str, problems: Vec<Problem>) -> ConfigError {
+    ConfigError::Policy(
+        problems
+            .into_iter()
+            .map(|mut p| {
+                p.source = format!("{side} {}", p.source);
+                p
+            })
+            .collect(),
+    )
+}
+
+/// Reads a policy set's files without compiling them (overlays and plans edit the model
+/// first). `side` (`candidate`, `baseline`) names the set in errors, beside the file.
+pub fn read_policy_sources(side: &str, paths: &[PathBuf]) -> Result<Sources, ConfigError> {
     let mut inputs = Vec::with_capacity(paths.len());
     for p in paths {
         inputs.push(PolicyInput {
@@ -122,15 +136,42 @@ pub fn load_policy_set(side: &str, paths: &[PathBuf]) -> Result<PolicySet, Confi
             text: read_text(p)?,
         });
     }
-    PolicySet::load(&inputs).map_err(|problems| {
-        ConfigError::Policy(
-            problems
-                .into_iter()
-                .map(|mut p| {
-                    p.source = format!("{side} {}", p.source);
-                    p
-                })
-                .collect(),
-        )
-    })
+    Sources::read(&inputs).map_err(|problems| on_side(side, problems))
+}
+
+/// Compiles a policy set's sources, with `snapshot` in place of the model read.
+pub fn compile_sources(
+    side: &str,
+    sources: &Sources,
+    snapshot: Option<&Snapshot>,
+) -> Result<PolicySet, ConfigError> {
+    sources
+        .compile(snapshot)
+        .map_err(|problems| on_side(side, problems))
+}
+
+/// Loads a policy set from its files. `side` (`candidate`, `baseline`) names the set in errors,
+/// beside the file.
+pub fn load_policy_set(side: &str, paths: &[PathBuf]) -> Result<PolicySet, ConfigError> {
+    compile_sources(side, &read_policy_sources(side, paths)?, None)
+}
+
+/// Reads one policy document for an overlay: any embedded form or `get-policy-version` output.
+pub fn read_document(path: &Path) -> Result<Doc, ConfigError> {
+    let text = read_text(path)?;
+    let name = display(path);
+    crate::policy::embedded::decode_text(&text)
+        .and_then(crate::policy::embedded::unwrap_policy_version)
+        .map(|value| Doc {
+            name: name.clone(),
+            file: name.clone(),
+            value,
+        })
+        .map_err(|message| {
+            ConfigError::Policy(vec![Problem {
+                source: name.clone(),
+                statement: None,
+                message,
+            }])
+        })
 }

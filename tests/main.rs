@@ -10,6 +10,7 @@ mod gate;
 mod layout;
 mod property;
 mod replay;
+mod review;
 mod s3;
 mod scale;
 mod seed;

@@ -714,7 +714,7 @@ proptest! {
         let cfg = ReplayConfig {
             candidates: vec![trailreplay::policy::set::PolicySet::from_documents(vec![policy])],
             baseline: None,
-            scps: vec![],
+            principals: vec![],
             inventory: Default::default(),
             since: None,
             until: None,

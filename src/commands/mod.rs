@@ -30,7 +30,7 @@ pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Simulate(a) => simulate::run(a),
         Command::Validate(a) => validate::run(a),
-        Command::Replay(a) => replay::run(a),
+        Command::Replay(a) => replay::run(*a),
         Command::Extract(a) => extract::run(a),
         Command::Generate(a) => generate::run(a),
     }

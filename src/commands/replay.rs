@@ -11,6 +11,10 @@ use crate::compare::Change;
 use crate::config::{self, ConfigError};
 use crate::decode::DecodeOptions;
 use crate::mapping::Inventory;
+use crate::policy::overlay::{self, Attachment, Overlay};
+use crate::policy::pattern::{Pattern, Syntax};
+use crate::policy::set::{PolicySet, Sources};
+use crate::policy::snapshot::HolderRef;
 use crate::replay::{self, ReplayConfig};
 use crate::report::{self, Row, RowWriter};
 use crate::sanitize::for_terminal;
@@ -80,26 +84,140 @@ fn candidate_groups(values: &[PathBuf]) -> Result<Vec<(String, Vec<PathBuf>)>, C
     Ok(groups)
 }
 
-fn build_config(a: &ReplayArgs) -> Result<(ReplayConfig, Vec<String>), ConfigError> {
+/// `--replace-policy`, `--attach` and `--detach` values, their files read.
+fn overlays(a: &ReplayArgs) -> Result<Vec<Overlay>, ConfigError> {
+    let split = |flag: &str, v: &str| -> Result<(String, String), ConfigError> {
+        v.split_once('=')
+            .filter(|(k, v)| !k.is_empty() && !v.is_empty())
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .ok_or_else(|| {
+                ConfigError::Argument(format!("`{flag} {v}`: expected `{flag} WHAT=VALUE`"))
+            })
+    };
+    let holder = |flag: &str, h: &str| {
+        HolderRef::parse(h).map_err(|e| ConfigError::Argument(format!("`{flag}`: {e}")))
+    };
+    let mut out = Vec::new();
+    for v in &a.replace_policy {
+        let (target, file) = split("--replace-policy", v)?;
+        let doc = config::read_document(Path::new(&file))?;
+        out.push(Overlay::Replace { target, doc });
+    }
+    for v in &a.attach {
+        let (h, what) = split("--attach", v)?;
+        let what = if what.starts_with("arn:") {
+            Attachment::Managed(what)
+        } else {
+            Attachment::Document(config::read_document(Path::new(&what))?)
+        };
+        out.push(Overlay::Attach {
+            holder: holder("--attach", &h)?,
+            what,
+        });
+    }
+    for v in &a.detach {
+        let (h, policy) = split("--detach", v)?;
+        out.push(Overlay::Detach {
+            holder: holder("--detach", &h)?,
+            policy,
+        });
+    }
+    Ok(out)
+}
+
+/// The candidates: named policy sets, or the baseline export with overlays.
+fn candidates(
+    a: &ReplayArgs,
+    baseline: Option<&Sources>,
+) -> Result<Vec<(String, PolicySet)>, ConfigError> {
+    let overlays = overlays(a)?;
+    if !overlays.is_empty() {
+        if !a.candidate.is_empty() {
+            return Err(ConfigError::Argument(
+                "`--candidate` and `--replace-policy`/`--attach`/`--detach` both describe the candidate: give one or the other"
+                    .to_string(),
+            ));
+        }
+        let Some(snapshot) = baseline.and_then(|b| b.snapshot.as_ref()) else {
+            return Err(ConfigError::Argument(
+                "`--replace-policy`, `--attach` and `--detach` change the baseline's principals: give `--baseline` an `aws iam get-account-authorization-details` export"
+                    .to_string(),
+            ));
+        };
+        let mut edited = snapshot.clone();
+        overlay::apply(&mut edited, &overlays)
+            .map_err(|errors| ConfigError::Argument(errors.join("\n")))?;
+        let sources = baseline.cloned().unwrap_or_default();
+        let set = config::compile_sources("candidate", &sources, Some(&edited))?;
+        return Ok(vec![("candidate".to_string(), set)]);
+    }
+    if a.candidate.is_empty() {
+        return Err(ConfigError::Argument(
+            "no candidate: give `--candidate POLICYSET`, or change a `--baseline` export with `--replace-policy`, `--attach` or `--detach`"
+                .to_string(),
+        ));
+    }
     let groups = candidate_groups(&a.candidate)?;
     let several = groups.len() > 1;
-    let mut names = Vec::with_capacity(groups.len());
-    let mut candidates = Vec::with_capacity(groups.len());
+    let mut out = Vec::with_capacity(groups.len());
     for (name, paths) in groups {
         let side = if several {
             format!("candidate `{name}`")
         } else {
             "candidate".to_string()
         };
-        candidates.push(config::load_policy_set(&side, &paths)?);
-        names.push(name);
+        out.push((name, config::load_policy_set(&side, &paths)?));
     }
-    let baseline = if a.baseline.is_empty() {
+    Ok(out)
+}
+
+fn build_config(a: &ReplayArgs) -> Result<(ReplayConfig, Vec<String>), ConfigError> {
+    let baseline_sources = if a.baseline.is_empty() {
         None
     } else {
-        Some(config::load_policy_set("baseline", &a.baseline)?)
+        Some(config::read_policy_sources("baseline", &a.baseline)?)
     };
-    let (scps, scp_warnings) = config::load_policies(&a.scps)?;
+    let (names, mut candidates): (Vec<String>, Vec<PolicySet>) =
+        candidates(a, baseline_sources.as_ref())?
+            .into_iter()
+            .unzip();
+    let mut baseline = match &baseline_sources {
+        Some(s) => Some(config::compile_sources("baseline", s, None)?),
+        None => None,
+    };
+    let (scps, mut scp_warnings) = config::load_policies(&a.scps)?;
+    let (baseline_scps, w) = config::load_policies(&a.baseline_scps)?;
+    scp_warnings.extend(w);
+    let (candidate_scps, w) = config::load_policies(&a.candidate_scps)?;
+    scp_warnings.extend(w);
+    match &mut baseline {
+        Some(b) => b.scps = [scps.clone(), baseline_scps].concat(),
+        None if !baseline_scps.is_empty() => {
+            return Err(ConfigError::Argument(
+                "`--baseline-scp` applies to a `--baseline` policy set; without one the baseline is the outcome the log recorded, under the SCPs in force then"
+                    .to_string(),
+            ))
+        }
+        None => {}
+    }
+    for c in &mut candidates {
+        c.scps = [scps.clone(), candidate_scps.clone()].concat();
+    }
+    let principals = a
+        .principals
+        .iter()
+        .map(|g| {
+            Pattern::parse(
+                g,
+                Syntax {
+                    wildcards: true,
+                    variables: false,
+                    ignore_case: false,
+                },
+            )
+            .map_err(|e| ConfigError::Argument(format!("`--principal {g}`: {}", e.0)))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     if a.min_fidelity.is_some() && baseline.is_none() {
         return Err(ConfigError::Argument(
             "`--min-fidelity` measures a `--baseline` policy set against the log: give `--baseline`"
@@ -132,7 +250,6 @@ fn build_config(a: &ReplayArgs) -> Result<(ReplayConfig, Vec<String>), ConfigErr
     let cfg = ReplayConfig {
         candidates,
         baseline,
-        scps,
         inventory,
         since,
         until,
@@ -145,6 +262,7 @@ fn build_config(a: &ReplayArgs) -> Result<(ReplayConfig, Vec<String>), ConfigErr
         memory_budget: (a.memory as usize) << 20,
         accounts: a.scope.accounts.clone(),
         regions: a.scope.regions.clone(),
+        principals,
     };
     Ok((cfg, names))
 }

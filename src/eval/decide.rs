@@ -49,6 +49,13 @@ pub(crate) fn stack_for<'p>(
             },
             None,
         ),
+        Some(Resolved::Outside) => {
+            return Err(Decided {
+                decision: Decision::Indeterminate,
+                reason: "not managed by the change".to_string(),
+                denied_by: Vec::new(),
+            })
+        }
         Some(Resolved::Missing(why)) => {
             return Err(Decided {
                 decision: Decision::Indeterminate,
@@ -71,6 +78,19 @@ pub(crate) fn stack_for<'p>(
     };
     stack.scp_levels = scp_levels;
     Ok((stack, tags))
+}
+
+/// Does the policy set describe only the principals a change manages, without this event's?
+/// Its decision for the event is then whatever happened.
+pub fn outside(set: &PolicySet, m: &Mapped) -> bool {
+    let p = &m.principal;
+    set.is_partial()
+        && p.kind.policy_holder().is_some_and(|holder| {
+            matches!(
+                set.resolve(holder, &p.policy_arn, &p.account, &p.name),
+                Resolved::Outside
+            )
+        })
 }
 
 /// Evaluates a mapped event against a policy set (plus SCPs).

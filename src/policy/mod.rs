@@ -9,10 +9,12 @@ pub(crate) mod compile;
 pub mod condition;
 pub(crate) mod embedded;
 pub(crate) mod knowledge;
+pub mod overlay;
 #[doc(hidden)]
 #[allow(missing_docs)]
 pub mod pattern;
 pub mod set;
+pub mod snapshot;
 
 pub use compile::{compile_document, Compiled, CompiledPolicy, Effect, Problem, Statement};
 pub use pattern::Tri;

@@ -12,7 +12,8 @@ use serde_json::Value;
 
 use crate::eval::TagState;
 use crate::policy::compile::{compile_document, CompiledPolicy, Problem};
-use crate::policy::embedded::{decode_embedded, decode_text, unwrap_policy_version};
+use crate::policy::embedded::{decode_text, unwrap_policy_version};
+use crate::policy::snapshot::{Doc, HolderKind, Snapshot};
 
 /// A loaded input file: its name (for messages) and text.
 pub struct PolicyInput {
@@ -49,6 +50,10 @@ pub struct PolicySet {
     principals: HashMap<String, Entry>,
     by_name: HashMap<(String, PrincipalKind, String), String>,
     has_snapshot: bool,
+    /// See [`Snapshot::partial`].
+    partial: Option<String>,
+    /// Service control policies on this side, one per level, root first.
+    pub scps: Vec<CompiledPolicy>,
     /// Warnings (lints) from every document.
     pub warnings: Vec<Problem>,
 }
@@ -66,6 +71,9 @@ pub enum Resolved<'a> {
     },
     /// The snapshot does not describe the principal (why).
     Missing(String),
+    /// The set describes only the principals a change manages, and this is not one of them:
+    /// its decision is whatever it was.
+    Outside,
 }
 
 /// Is this JSON an `aws iam get-account-authorization-details` export?
@@ -88,6 +96,74 @@ fn problem(source: &str, message: String) -> Problem {
     }
 }
 
+/// A policy set's inputs read but not compiled: documents for everyone, and the model of the
+/// principals when an export was given. Overlays and plans edit the model before it is
+/// compiled.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    /// Documents that apply to every principal: (name, document).
+    pub global: Vec<(String, Value)>,
+    /// The principals, from exports.
+    pub snapshot: Option<Snapshot>,
+}
+
+impl Sources {
+    /// Reads input files: policy documents (any embedded form, `get-policy-version` output) and
+    /// authorization-details exports.
+    pub fn read(inputs: &[PolicyInput]) -> Result<Sources, Vec<Problem>> {
+        let mut out = Sources::default();
+        let mut errors: Vec<Problem> = Vec::new();
+        for input in inputs {
+            let parsed = decode_text(&input.text).and_then(|v| {
+                if is_snapshot(&v) {
+                    Ok(v)
+                } else {
+                    unwrap_policy_version(v)
+                }
+            });
+            match parsed {
+                Ok(v) if is_snapshot(&v) => out
+                    .snapshot
+                    .get_or_insert_with(Snapshot::default)
+                    .add_export(&input.name, &v, &mut errors),
+                Ok(v) => out.global.push((input.name.clone(), v)),
+                Err(e) => errors.push(problem(&input.name, e)),
+            }
+        }
+        if errors.is_empty() {
+            Ok(out)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// Compiles the documents and the model (`snapshot` overrides the model read). Any error
+    /// refuses the set.
+    pub fn compile(&self, snapshot: Option<&Snapshot>) -> Result<PolicySet, Vec<Problem>> {
+        let mut errors = Vec::new();
+        let mut warnings = Vec::new();
+        let mut global = Vec::new();
+        for (name, v) in &self.global {
+            let c = compile_document(name, v);
+            warnings.extend(c.warnings);
+            errors.extend(c.errors);
+            global.extend(c.policy);
+        }
+        let mut set = PolicySet::compile(global, snapshot.or(self.snapshot.as_ref()));
+        if let Ok(s) = &mut set {
+            s.warnings.splice(0..0, warnings);
+        }
+        match set {
+            Ok(s) if errors.is_empty() => Ok(s),
+            Ok(_) => Err(errors),
+            Err(more) => {
+                errors.extend(more);
+                Err(errors)
+            }
+        }
+    }
+}
+
 impl PolicySet {
     /// A set of documents that apply to every principal.
     pub fn from_documents(global: Vec<CompiledPolicy>) -> PolicySet {
@@ -95,6 +171,12 @@ impl PolicySet {
             global,
             ..PolicySet::default()
         }
+    }
+
+    /// Does the set describe only the principals a change manages (a Terraform plan without
+    /// an export)?
+    pub fn is_partial(&self) -> bool {
+        self.partial.is_some()
     }
 
     /// Was an authorization-details snapshot loaded?
@@ -106,67 +188,19 @@ impl PolicySet {
     /// the whole set: a broken candidate must never be evaluated as if its bad statement were
     /// simply false.
     pub fn load(inputs: &[PolicyInput]) -> Result<PolicySet, Vec<Problem>> {
-        let mut set = PolicySet::default();
-        let mut errors: Vec<Problem> = Vec::new();
-        let mut snapshots: Vec<(&str, Value)> = Vec::new();
-        for input in inputs {
-            let parsed = decode_text(&input.text).and_then(|v| {
-                if is_snapshot(&v) {
-                    Ok(v)
-                } else {
-                    unwrap_policy_version(v)
-                }
-            });
-            let value = match parsed {
-                Ok(v) => v,
-                Err(e) => {
-                    errors.push(problem(&input.name, e));
-                    continue;
-                }
-            };
-            if is_snapshot(&value) {
-                snapshots.push((&input.name, value));
-            } else {
-                let c = compile_document(&input.name, &value);
-                set.warnings.extend(c.warnings);
-                errors.extend(c.errors);
-                if let Some(p) = c.policy {
-                    set.global.push(p);
-                }
-            }
-        }
-        if !snapshots.is_empty() {
-            set.has_snapshot = true;
-            set.load_snapshots(&snapshots, &mut errors);
-        }
-        if errors.is_empty() {
-            Ok(set)
-        } else {
-            Err(errors)
-        }
+        let sources = Sources::read(inputs)?;
+        sources.compile(None)
     }
 
-    /// Compiles a document of a snapshot. `name` names the policy in reasons; messages name
-    /// the snapshot file too.
-    fn compile_into(
-        &mut self,
-        file: &str,
-        name: String,
-        doc: &Value,
-        errors: &mut Vec<Problem>,
-    ) -> Option<usize> {
+    /// Compiles a document of the model.
+    fn compile_doc(&mut self, doc: &Doc, errors: &mut Vec<Problem>) -> Option<usize> {
         let in_file = |mut p: Problem| {
-            p.source = format!("{file}: {}", p.source);
+            if !doc.file.is_empty() && doc.file != doc.name {
+                p.source = format!("{}: {}", doc.file, p.source);
+            }
             p
         };
-        let doc = match decode_embedded(doc) {
-            Ok(d) => d,
-            Err(e) => {
-                errors.push(in_file(problem(&name, e)));
-                return None;
-            }
-        };
-        let c = compile_document(&name, &doc);
+        let c = compile_document(&doc.name, &doc.value);
         self.warnings.extend(c.warnings.into_iter().map(in_file));
         errors.extend(c.errors.into_iter().map(in_file));
         c.policy.map(|p| {
@@ -175,132 +209,105 @@ impl PolicySet {
         })
     }
 
-    fn load_snapshots(&mut self, snapshots: &[(&str, Value)], errors: &mut Vec<Problem>) {
+    /// Compiles a model of principals (an export, edited or not) with the documents that apply
+    /// to everyone. Any error refuses the set.
+    pub fn compile(
+        global: Vec<CompiledPolicy>,
+        snapshot: Option<&Snapshot>,
+    ) -> Result<PolicySet, Vec<Problem>> {
+        let mut set = PolicySet::from_documents(global);
+        let mut errors = Vec::new();
+        if let Some(s) = snapshot {
+            set.load_snapshot(s, &mut errors);
+        }
+        if errors.is_empty() {
+            Ok(set)
+        } else {
+            Err(errors)
+        }
+    }
+
+    fn load_snapshot(&mut self, s: &Snapshot, errors: &mut Vec<Problem>) {
+        self.has_snapshot = true;
+        self.partial = s.partial.clone();
         // Managed policies first: principals refer to them by ARN.
-        let mut managed: HashMap<String, usize> = HashMap::new();
-        for (file, v) in snapshots {
-            for p in array(v, "Policies") {
-                let Some(arn) = p.get("Arn").and_then(Value::as_str) else {
-                    errors.push(problem(file, "`Policies` entry without `Arn`".to_string()));
-                    continue;
-                };
-                let default = array(p, "PolicyVersionList").find(|pv| {
-                    matches!(pv.get("IsDefaultVersion"), Some(Value::Bool(true)))
-                        || pv.get("IsDefaultVersion").and_then(Value::as_str) == Some("true")
-                });
-                let Some(doc) = default.and_then(|pv| pv.get("Document")) else {
-                    errors.push(problem(
-                        file,
-                        format!("managed policy `{arn}` has no default version with a `Document`"),
-                    ));
-                    continue;
-                };
-                if let Some(i) = self.compile_into(file, arn.to_string(), doc, errors) {
-                    managed.insert(arn.to_string(), i);
+        let mut managed: HashMap<&str, usize> = HashMap::new();
+        for (arn, doc) in &s.managed {
+            if let Some(i) = self.compile_doc(doc, errors) {
+                managed.insert(arn, i);
+            }
+        }
+        let mut groups: HashMap<(&str, &str), Entry> = HashMap::new();
+        let mut entries = Vec::new();
+        for h in &s.holders {
+            let mut e = Entry::default();
+            for doc in h.inline.values() {
+                if let Some(i) = self.compile_doc(doc, errors) {
+                    e.identity.push(i);
                 }
             }
-        }
-        // Groups: by account and name.
-        let mut groups: HashMap<(String, String), Entry> = HashMap::new();
-        for (file, v) in snapshots {
-            for g in array(v, "GroupDetailList") {
-                let arn = g.get("Arn").and_then(Value::as_str).unwrap_or("");
-                let name = g.get("GroupName").and_then(Value::as_str).unwrap_or("");
-                let mut e = Entry::default();
-                self.inline_and_attached(file, arn, g, "GroupPolicyList", &managed, &mut e, errors);
-                groups.insert((account_of(arn).to_string(), name.to_string()), e);
+            for parn in &h.attached {
+                match managed.get(parn.as_str()) {
+                    Some(&i) => e.identity.push(i),
+                    None => e.problems.push(format!(
+                        "managed policy `{parn}` attached to `{}` is not in the {}",
+                        h.arn,
+                        self.what()
+                    )),
+                }
+            }
+            if let Some(b) = &h.boundary {
+                match managed.get(b.as_str()) {
+                    Some(&i) => e.boundary = Some(i),
+                    None => e.problems.push(format!(
+                        "permissions boundary `{b}` is not in the {}",
+                        self.what()
+                    )),
+                }
+            }
+            e.problems.extend(h.uncertain.iter().cloned());
+            e.tags = h.tags.clone();
+            if h.kind == HolderKind::Group {
+                groups.insert((h.account.as_str(), h.name.as_str()), e);
+            } else {
+                entries.push((h, e));
             }
         }
-        for (file, v) in snapshots {
-            for u in array(v, "UserDetailList") {
-                let Some(arn) = u.get("Arn").and_then(Value::as_str) else {
-                    errors.push(problem(
-                        file,
-                        "`UserDetailList` entry without `Arn`".to_string(),
-                    ));
-                    continue;
-                };
-                let mut e = Entry::default();
-                self.inline_and_attached(file, arn, u, "UserPolicyList", &managed, &mut e, errors);
-                for g in array(u, "GroupList") {
-                    let Some(gname) = g.as_str() else { continue };
-                    match groups.get(&(account_of(arn).to_string(), gname.to_string())) {
-                        Some(ge) => {
-                            e.identity.extend(ge.identity.iter().copied());
-                            e.problems.extend(ge.problems.iter().cloned());
-                        }
-                        None => e
-                            .problems
-                            .push(format!("group `{gname}` of `{arn}` is not in the snapshot")),
+        for (h, mut e) in entries {
+            for gname in &h.groups {
+                match groups.get(&(h.account.as_str(), gname.as_str())) {
+                    Some(ge) => {
+                        e.identity.extend(ge.identity.iter().copied());
+                        e.problems.extend(ge.problems.iter().cloned());
                     }
+                    None => e.problems.push(format!(
+                        "group `{gname}` of `{}` is not in the {}",
+                        h.arn,
+                        self.what()
+                    )),
                 }
-                boundary(u, &managed, &mut e);
-                e.tags = Some(tags_of(u));
-                self.insert(arn, PrincipalKind::User, u.get("UserName"), e);
             }
-            for r in array(v, "RoleDetailList") {
-                let Some(arn) = r.get("Arn").and_then(Value::as_str) else {
-                    errors.push(problem(
-                        file,
-                        "`RoleDetailList` entry without `Arn`".to_string(),
-                    ));
-                    continue;
-                };
-                let mut e = Entry::default();
-                self.inline_and_attached(file, arn, r, "RolePolicyList", &managed, &mut e, errors);
-                boundary(r, &managed, &mut e);
-                // Role sessions may carry session tags that override the role's tags, and the
-                // log of a session call does not show them: principal tags stay unknown.
-                e.tags = None;
-                self.insert(arn, PrincipalKind::Role, r.get("RoleName"), e);
-            }
+            let kind = match h.kind {
+                HolderKind::User => PrincipalKind::User,
+                _ => PrincipalKind::Role,
+            };
+            self.insert(&h.arn, kind, &h.name, e);
         }
     }
 
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "a private helper; a struct for its arguments would only move the list"
-    )]
-    fn inline_and_attached(
-        &mut self,
-        file: &str,
-        owner: &str,
-        v: &Value,
-        inline_key: &str,
-        managed: &HashMap<String, usize>,
-        e: &mut Entry,
-        errors: &mut Vec<Problem>,
-    ) {
-        for p in array(v, inline_key) {
-            let pname = p.get("PolicyName").and_then(Value::as_str).unwrap_or("?");
-            let Some(doc) = p.get("PolicyDocument") else {
-                errors.push(problem(
-                    file,
-                    format!("inline policy `{pname}` of `{owner}` has no `PolicyDocument`"),
-                ));
-                continue;
-            };
-            if let Some(i) = self.compile_into(file, format!("{owner}#{pname}"), doc, errors) {
-                e.identity.push(i);
-            }
-        }
-        for a in array(v, "AttachedManagedPolicies") {
-            let Some(parn) = a.get("PolicyArn").and_then(Value::as_str) else {
-                continue;
-            };
-            match managed.get(parn) {
-                Some(&i) => e.identity.push(i),
-                None => e.problems.push(format!(
-                    "managed policy `{parn}` attached to `{owner}` is not in the snapshot"
-                )),
-            }
+    /// What the model is called in messages.
+    fn what(&self) -> &'static str {
+        if self.partial.is_some() {
+            "plan"
+        } else {
+            "snapshot"
         }
     }
 
-    fn insert(&mut self, arn: &str, kind: PrincipalKind, name: Option<&Value>, e: Entry) {
-        if let Some(n) = name.and_then(Value::as_str) {
+    fn insert(&mut self, arn: &str, kind: PrincipalKind, name: &str, e: Entry) {
+        if !name.is_empty() {
             self.by_name.insert(
-                (account_of(arn).to_string(), kind, n.to_string()),
+                (account_of(arn).to_string(), kind, name.to_string()),
                 arn.to_string(),
             );
         }
@@ -329,8 +336,10 @@ impl PolicySet {
                 .get(&(account.to_string(), kind, name.to_string()))
                 .and_then(|a| self.principals.get(a))
         });
-        match entry {
-            None => Resolved::Missing(format!(
+        match (entry, &self.partial) {
+            (None, Some(why)) if why.is_empty() => Resolved::Outside,
+            (None, Some(why)) => Resolved::Missing(why.clone()),
+            (None, None) => Resolved::Missing(format!(
                 "{} `{}` is not in the policy snapshot",
                 match kind {
                     PrincipalKind::User => "user",
@@ -338,8 +347,8 @@ impl PolicySet {
                 },
                 if arn.is_empty() { name } else { arn }
             )),
-            Some(e) if !e.problems.is_empty() => Resolved::Missing(e.problems.join("; ")),
-            Some(e) => {
+            (Some(e), _) if !e.problems.is_empty() => Resolved::Missing(e.problems.join("; ")),
+            (Some(e), _) => {
                 let mut identity = global;
                 identity.extend(e.identity.iter().map(|&i| &self.arena[i]));
                 Resolved::Found {
@@ -350,38 +359,6 @@ impl PolicySet {
             }
         }
     }
-}
-
-fn boundary(v: &Value, managed: &HashMap<String, usize>, e: &mut Entry) {
-    if let Some(b) = v
-        .get("PermissionsBoundary")
-        .and_then(|b| b.get("PermissionsBoundaryArn"))
-        .and_then(Value::as_str)
-    {
-        match managed.get(b) {
-            Some(&i) => e.boundary = Some(i),
-            None => e
-                .problems
-                .push(format!("permissions boundary `{b}` is not in the snapshot")),
-        }
-    }
-}
-
-fn tags_of(v: &Value) -> TagState {
-    TagState::known(array(v, "Tags").filter_map(|t| {
-        Some((
-            t.get("Key")?.as_str()?.to_string(),
-            t.get("Value")?.as_str()?.to_string(),
-        ))
-    }))
-}
-
-fn array<'a>(v: &'a Value, key: &str) -> impl Iterator<Item = &'a Value> {
-    v.get(key)
-        .and_then(Value::as_array)
-        .map(|a| a.iter())
-        .into_iter()
-        .flatten()
 }
 
 #[cfg(test)]
@@ -403,6 +380,7 @@ mod tests {
                 identity.iter().map(|p| p.name.to_string()).collect()
             }
             Resolved::Missing(why) => vec![format!("missing: {why}")],
+            Resolved::Outside => vec!["outside".to_string()],
         }
     }
 

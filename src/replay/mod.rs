@@ -26,8 +26,8 @@ use crate::compare::{self, Agreement, Change, Judged, Sides};
 use crate::decode::{self, DecodeOptions, FileOutcome, FileStats, SsmAction, SsmEvent};
 use crate::mapping::sessions::SessionInfo;
 use crate::mapping::{self, Inventory, Sessions, Skip};
+use crate::policy::pattern::Pattern;
 use crate::policy::set::PolicySet;
-use crate::policy::CompiledPolicy;
 use crate::report::summary::{Disagreements, Fidelity, Tally};
 use crate::report::{FilesSummary, Row, Summary};
 use crate::source::{self, Input, Listing};
@@ -39,8 +39,6 @@ pub struct ReplayConfig {
     pub candidates: Vec<PolicySet>,
     /// The policies in force (`--baseline`); none: the log's outcomes.
     pub baseline: Option<PolicySet>,
-    /// SCP levels, root first.
-    pub scps: Vec<CompiledPolicy>,
     /// Instance and document tags.
     pub inventory: Inventory,
     /// Events from this time on.
@@ -62,6 +60,9 @@ pub struct ReplayConfig {
     pub accounts: Vec<String>,
     /// Regions (`awsRegion`) to keep.
     pub regions: Vec<String>,
+    /// Only events of principals matching one of these (`--principal`, on the principal ARN
+    /// as reported; `*` matches any text, `/` included); empty: every principal.
+    pub principals: Vec<Pattern>,
 }
 
 /// How far before `--since` StartSession events are read for the session index: a session
@@ -120,7 +121,6 @@ fn sides(cfg: &ReplayConfig) -> Sides<'_> {
     Sides {
         candidates: &cfg.candidates,
         baseline: cfg.baseline.as_ref(),
-        scps: &cfg.scps,
     }
 }
 
@@ -190,7 +190,11 @@ struct FileResult {
 /// Is the event in the time window and the account and region filters?
 fn in_window(cfg: &ReplayConfig, ev: &SsmEvent) -> bool {
     let scope = (cfg.accounts.is_empty() || cfg.accounts.contains(&ev.account))
-        && (cfg.regions.is_empty() || cfg.regions.contains(&ev.region));
+        && (cfg.regions.is_empty() || cfg.regions.contains(&ev.region))
+        && (cfg.principals.is_empty() || {
+            let arn = ev.identity.arn.as_deref().unwrap_or("");
+            cfg.principals.iter().any(|p| p.matches(arn))
+        });
     scope
         && match ev.time {
             Some(t) => cfg.since.is_none_or(|s| t >= s) && cfg.until.is_none_or(|u| t < u),

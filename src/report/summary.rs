@@ -299,7 +299,7 @@ impl Summary {
         }
         let _ = writeln!(
             s,
-            "session events: {} found, {} duplicate eventID, {} outside the time window, {} rows ({} evaluated, {} skipped)",
+            "session events: {} found, {} duplicate eventID, {} outside the window or filters, {} rows ({} evaluated, {} skipped)",
             self.ssm_session_events, self.duplicates, self.outside_window, self.rows, self.evaluated, self.skipped
         );
         let _ = writeln!(s, "baseline: {}", self.baseline);
@@ -465,7 +465,7 @@ pub fn render_comparison(
     if let Some(f) = summaries.first() {
         let _ = writeln!(
             s,
-            "session events: {} found, {} duplicate eventID, {} outside the time window, {} evaluated, {} skipped",
+            "session events: {} found, {} duplicate eventID, {} outside the window or filters, {} evaluated, {} skipped",
             f.ssm_session_events, f.duplicates, f.outside_window, f.evaluated, f.skipped
         );
     }

@@ -1,0 +1,289 @@
+//! Change review: a candidate scoped to what a change touches (overlays on the baseline export,
+//! SCPs per side, principal filters), driven through the binary on the bundled samples.
+
+use std::collections::BTreeSet;
+
+use crate::common::{run, tempdir, Run};
+
+const EXPORT: &str = "samples/policies/authorization-details.json";
+const LOGS: &str = "samples/AWSLogs";
+
+fn replay(extra: &[&str]) -> Run {
+    let mut args = vec![
+        "replay",
+        "--inventory",
+        "samples/inventory/describe-instances.json",
+        "--inventory",
+        "samples/inventory/managed-instances.csv",
+        "--format",
+        "jsonl",
+    ];
+    args.extend_from_slice(extra);
+    args.push(LOGS);
+    run(args)
+}
+
+/// (principal, event name, target, change) of each row.
+fn rows(r: &Run) -> Vec<(String, String, String, String)> {
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    r.json_lines()
+        .iter()
+        .map(|v| {
+            let s = |k: &str| v[k].as_str().unwrap_or("").to_string();
+            (
+                s("principal_arn"),
+                s("event_name"),
+                s("target"),
+                s("change"),
+            )
+        })
+        .collect()
+}
+
+fn principals(rows: &[(String, String, String, String)]) -> BTreeSet<String> {
+    rows.iter()
+        .map(|r| r.0.rsplit([':', '/']).next().unwrap_or("").to_string())
+        .collect()
+}
+
+#[test]
+fn replacing_one_managed_policy_changes_only_its_holders() {
+    // Unscoped, the seed's document replaces everyone's policies: the SSO admin and the Ops
+    // role lose access too.
+    let unscoped = rows(&replay(&[
+        "--baseline",
+        EXPORT,
+        "--candidate",
+        "samples/policies/seed-2a-instance-tag.json",
+    ]));
+    assert!(principals(&unscoped).contains("carol"), "{unscoped:?}");
+    // Scoped: only the Engineers group's managed policy changes, so only alice and bob (its
+    // members) can change; bob's sessions stay as they were (his own policies decide them).
+    let scoped = rows(&replay(&[
+        "--baseline",
+        EXPORT,
+        "--replace-policy",
+        "SessionManagerEngineers=samples/policies/seed-2a-instance-tag.json",
+    ]));
+    assert_eq!(
+        principals(&scoped),
+        BTreeSet::from(["alice".to_string()]),
+        "{scoped:?}"
+    );
+    assert!(scoped
+        .iter()
+        .any(|r| r.1 == "TerminateSession" && r.3 == "newly_denied"));
+    // By ARN: the same.
+    let by_arn = rows(&replay(&[
+        "--baseline",
+        EXPORT,
+        "--replace-policy",
+        "arn:aws:iam::987654321098:policy/SessionManagerEngineers=samples/policies/seed-2a-instance-tag.json",
+    ]));
+    assert_eq!(by_arn, scoped);
+}
+
+#[test]
+fn attach_and_detach_touch_one_principal() {
+    let dir = tempdir();
+    let deny = dir.path().join("deny-start.json");
+    std::fs::write(
+        &deny,
+        r#"{"Version":"2012-10-17","Statement":[{"Sid":"NoShells","Effect":"Deny","Action":"ssm:StartSession","Resource":"*"}]}"#,
+    )
+    .expect("write");
+    let attached = rows(&replay(&[
+        "--baseline",
+        EXPORT,
+        "--attach",
+        &format!("role/Ops={}", deny.display()),
+    ]));
+    assert_eq!(
+        attached,
+        [(
+            "arn:aws:sts::987654321098:assumed-role/Ops/carol".to_string(),
+            "StartSession".to_string(),
+            "i-0a1b2c3d4e5f60003".to_string(),
+            "newly_denied".to_string()
+        )]
+    );
+    // bob's inline DenyPayroll denied one session explicitly; without it nothing allows it
+    // (the group's policy allows only WebServers instances): denied still, implicitly.
+    let detached = replay(&[
+        "--baseline",
+        EXPORT,
+        "--detach",
+        "user/bob=DenyPayroll",
+        "--all",
+    ]);
+    assert_eq!(detached.code, 0, "{}", detached.stderr);
+    let payroll: Vec<_> = detached
+        .json_lines()
+        .into_iter()
+        .filter(|v| v["target"] == "i-0a1b2c3d4e5f60002")
+        .collect();
+    assert_eq!(payroll.len(), 1);
+    assert_eq!(payroll[0]["baseline"], "explicitDeny");
+    assert_eq!(payroll[0]["candidate"], "implicitDeny");
+    assert_eq!(payroll[0]["change"], "unchanged");
+    // Detaching the group's managed policy from the group: alice and bob lose their sessions.
+    let group = rows(&replay(&[
+        "--baseline",
+        EXPORT,
+        "--detach",
+        "group/Engineers=arn:aws:iam::987654321098:policy/SessionManagerEngineers",
+    ]));
+    assert_eq!(
+        principals(&group),
+        BTreeSet::from(["alice".to_string(), "bob".to_string()])
+    );
+    assert!(group.iter().all(|r| r.3 != "newly_allowed"), "{group:?}");
+}
+
+#[test]
+fn overlays_refuse_what_they_cannot_apply() {
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &[
+                "--replace-policy",
+                "Nope=samples/policies/seed-4-admin.json",
+            ],
+            "give `--baseline`",
+        ),
+        (
+            &[
+                "--baseline",
+                EXPORT,
+                "--replace-policy",
+                "Nope=samples/policies/seed-4-admin.json",
+            ],
+            "no managed policy named `Nope`",
+        ),
+        (
+            &["--baseline", EXPORT, "--detach", "role/Opz=DenyPayroll"],
+            "role/Opz is not in the baseline",
+        ),
+        (
+            &[
+                "--baseline",
+                EXPORT,
+                "--candidate",
+                "samples/policies/seed-4-admin.json",
+                "--detach",
+                "user/bob=DenyPayroll",
+            ],
+            "give one or the other",
+        ),
+        (&["--baseline", EXPORT], "no candidate"),
+    ];
+    for (args, message) in cases {
+        let r = replay(args);
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains(message), "{args:?}: {}", r.stderr);
+    }
+}
+
+#[test]
+fn scps_per_side() {
+    let dir = tempdir();
+    let scp = dir.path().join("scp-no-terminate.json");
+    std::fs::write(
+        &scp,
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"},{"Effect":"Deny","Action":"ssm:TerminateSession","Resource":"*"}]}"#,
+    )
+    .expect("write");
+    let scp = scp.to_str().expect("utf8");
+    // On the candidate's side only: every allowed TerminateSession is newly denied.
+    let candidate = rows(&replay(&[
+        "--baseline",
+        EXPORT,
+        "--candidate",
+        EXPORT,
+        "--candidate-scp",
+        scp,
+    ]));
+    assert!(!candidate.is_empty());
+    assert!(
+        candidate
+            .iter()
+            .all(|r| r.1 == "TerminateSession" && r.3 == "newly_denied"),
+        "{candidate:?}"
+    );
+    // On the baseline's side only: the same events, newly allowed.
+    let baseline = rows(&replay(&[
+        "--baseline",
+        EXPORT,
+        "--candidate",
+        EXPORT,
+        "--baseline-scp",
+        scp,
+    ]));
+    assert_eq!(baseline.len(), candidate.len());
+    assert!(baseline.iter().all(|r| r.3 == "newly_allowed"));
+    // On both sides: nothing changes.
+    assert!(rows(&replay(&[
+        "--baseline",
+        EXPORT,
+        "--candidate",
+        EXPORT,
+        "--scp",
+        scp
+    ]))
+    .is_empty());
+    // A baseline SCP needs a baseline policy set.
+    let r = replay(&["--candidate", EXPORT, "--baseline-scp", scp]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("`--baseline-scp`"), "{}", r.stderr);
+}
+
+#[test]
+fn principal_filter_keeps_matching_events_and_counts_the_rest() {
+    let dir = tempdir();
+    let summary = dir.path().join("summary.json");
+    let r = replay(&[
+        "--candidate",
+        "samples/policies/seed-2a-instance-tag.json",
+        "--principal",
+        "arn:aws:sts::*:assumed-role/Ops/*",
+        "--all",
+        "--summary",
+        summary.to_str().expect("utf8"),
+    ]);
+    let kept = rows(&r);
+    assert_eq!(
+        principals(&kept),
+        BTreeSet::from(["carol".to_string()]),
+        "{kept:?}"
+    );
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).expect("summary")).expect("JSON");
+    let n = |k: &str| s[k].as_u64().unwrap_or(0);
+    assert_eq!(n("rows"), kept.len() as u64, "{s}");
+    assert!(n("outside_window") > 0, "{s}");
+    assert_eq!(
+        n("outside_window") + n("rows"),
+        n("ssm_session_events") - n("duplicates"),
+        "{s}"
+    );
+}
+
+#[test]
+fn readme_quick_start_is_scoped() {
+    // The README's first command, word for word.
+    let r = run([
+        "replay",
+        "--baseline",
+        EXPORT,
+        "--replace-policy",
+        "SessionManagerEngineers=samples/policies/seed-2a-instance-tag.json",
+        "--inventory",
+        "samples/inventory/describe-instances.json",
+        "--inventory",
+        "samples/inventory/managed-instances.csv",
+        "--format",
+        "summary",
+        LOGS,
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    insta::assert_snapshot!("readme_quick_start_scoped", r.stdout);
+}
