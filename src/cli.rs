@@ -121,6 +121,16 @@ pub struct ReplayArgs {
     /// or inline (name) policy; repeatable
     #[arg(long = "detach", value_name = "PRINCIPAL=POLICY")]
     pub detach: Vec<String>,
+    /// The candidate is the baseline with this Terraform plan applied (`terraform show -json
+    /// PLANFILE` output). Without --baseline, the baseline is the plan's prior state and only
+    /// the principals the plan changes are compared; with a --baseline export, the plan is
+    /// applied on top of it
+    #[arg(long = "plan", value_name = "PLAN_JSON")]
+    pub plan: Option<PathBuf>,
+    /// The account the plan manages (default: `data.aws_caller_identity` in the plan, else the
+    /// one account of its resources' ARNs)
+    #[arg(long = "plan-account", value_name = "ID")]
+    pub plan_account: Option<String>,
     /// A service control policy for both sides; repeatable, one file per level, root first
     #[arg(long = "scp")]
     pub scps: Vec<PathBuf>,

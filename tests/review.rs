@@ -287,3 +287,175 @@ fn readme_quick_start_is_scoped() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     insta::assert_snapshot!("readme_quick_start_scoped", r.stdout);
 }
+
+const OPS_PLAN: &str = "tests/data/terraform/ops-role.plan.json";
+const ENGINEERS_PLAN: &str = "tests/data/terraform/engineers-policy.plan.json";
+
+/// (event_id, change) of every row.
+fn changes(r: &Run) -> Vec<(String, String)> {
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    r.json_lines()
+        .iter()
+        .map(|v| {
+            (
+                v["event_id"].as_str().unwrap_or("").to_string(),
+                v["change"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_plan_changes_only_the_principals_it_touches() {
+    // Without an export: the baseline is the plan's prior state, and principals the plan does
+    // not touch are unchanged (their rows, with --all, say so).
+    let r = replay(&["--plan", OPS_PLAN, "--all"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let lines = r.json_lines();
+    let changed: Vec<_> = lines
+        .iter()
+        .filter(|v| v["change"] != "unchanged")
+        .collect();
+    assert_eq!(changed.len(), 2, "{changed:?}");
+    for v in &changed {
+        assert_eq!(
+            v["principal_arn"],
+            "arn:aws:sts::987654321098:assumed-role/Ops/carol"
+        );
+        assert_eq!(v["change"], "newly_denied");
+        // The reason names the Terraform address (a for_each instance in a module) and the Sid.
+        let reason = v["baseline_reason"].as_str().unwrap_or("");
+        assert!(
+            reason.contains(r#"module.ops["us-east-2"].aws_iam_role_policy.sessions"#)
+                && reason.contains("OwnSessions"),
+            "{reason}"
+        );
+    }
+    let alice = lines
+        .iter()
+        .find(|v| v["principal_arn"] == "arn:aws:iam::987654321098:user/alice")
+        .expect("alice's events are listed with --all");
+    assert_eq!(alice["change"], "unchanged");
+    assert!(alice["candidate_reason"]
+        .as_str()
+        .is_some_and(|s| s.contains("not managed by the change")));
+    // Applied on the export: the same changes.
+    let on_export = replay(&["--plan", OPS_PLAN, "--baseline", EXPORT]);
+    let without: Vec<_> = changed
+        .iter()
+        .map(|v| (v["event_id"].to_string(), v["change"].to_string()))
+        .collect();
+    let with: Vec<_> = on_export
+        .json_lines()
+        .iter()
+        .map(|v| (v["event_id"].to_string(), v["change"].to_string()))
+        .collect();
+    assert_eq!(with, without);
+}
+
+#[test]
+fn a_managed_policy_plan_equals_the_overlay_on_the_export() {
+    let overlay = changes(&replay(&[
+        "--baseline",
+        EXPORT,
+        "--replace-policy",
+        "SessionManagerEngineers=samples/policies/seed-2a-instance-tag.json",
+    ]));
+    let plan = changes(&replay(&["--plan", ENGINEERS_PLAN, "--baseline", EXPORT]));
+    assert_eq!(plan, overlay);
+    assert!(!plan.is_empty());
+    // Without the export, the policy's holders outside the plan are not known: their events
+    // are uncertain, saying why; the group's members get the same changes as with the export.
+    let r = replay(&["--plan", ENGINEERS_PLAN]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for v in r.json_lines() {
+        let principal = v["principal_arn"].as_str().unwrap_or("");
+        if principal.ends_with("user/alice") || principal.ends_with("user/bob") {
+            let id = v["event_id"].as_str().unwrap_or("").to_string();
+            let change = v["change"].as_str().unwrap_or("").to_string();
+            assert!(overlay.contains(&(id, change)), "{v}");
+        } else {
+            assert_eq!(v["change"], "uncertain", "{v}");
+            let reason = v["candidate_reason"].as_str().unwrap_or("");
+            assert!(
+                reason.contains("aws_iam_policy.engineers") && reason.contains("--baseline"),
+                "{reason}"
+            );
+        }
+    }
+}
+
+#[test]
+fn values_known_only_after_apply_are_uncertain_naming_the_address() {
+    let r = replay(&["--plan", "tests/data/terraform/unknown-policy.plan.json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let lines = r.json_lines();
+    assert_eq!(lines.len(), 3, "carol's three events");
+    for v in lines {
+        assert_eq!(v["change"], "uncertain");
+        assert_eq!(
+            v["candidate_reason"],
+            "`aws_iam_role_policy.extra`: `policy` is known only after apply"
+        );
+    }
+}
+
+#[test]
+fn plans_refuse_what_they_cannot_use() {
+    let dir = tempdir();
+    let state = dir.path().join("state.json");
+    std::fs::write(
+        &state,
+        r#"{"format_version":"1.0","terraform_version":"1.9.8","values":{"root_module":{}}}"#,
+    )
+    .expect("write");
+    let no_account = dir.path().join("no-account.json");
+    std::fs::write(
+        &no_account,
+        r#"{"format_version":"1.2","resource_changes":[]}"#,
+    )
+    .expect("write");
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec![
+                "--plan",
+                OPS_PLAN,
+                "--candidate",
+                "samples/policies/seed-4-admin.json",
+            ],
+            "give one or the other",
+        ),
+        (
+            vec!["--plan", state.to_str().expect("utf8")],
+            "this is a state",
+        ),
+        (
+            vec!["--plan", no_account.to_str().expect("utf8")],
+            "--plan-account",
+        ),
+        (
+            vec![
+                "--plan",
+                OPS_PLAN,
+                "--baseline",
+                "samples/policies/seed-4-admin.json",
+            ],
+            "export the plan is applied to",
+        ),
+    ];
+    for (args, message) in cases {
+        let r = replay(&args);
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains(message), "{args:?}: {}", r.stderr);
+    }
+    // Given the account, an empty plan runs and says it can change nothing.
+    let r = replay(&[
+        "--plan",
+        no_account.to_str().expect("utf8"),
+        "--plan-account",
+        "987654321098",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("changes no IAM"), "{}", r.stderr);
+    assert!(r.stdout.lines().count() <= 1, "{}", r.stdout);
+}

@@ -15,6 +15,7 @@ use crate::policy::overlay::{self, Attachment, Overlay};
 use crate::policy::pattern::{Pattern, Syntax};
 use crate::policy::set::{PolicySet, Sources};
 use crate::policy::snapshot::HolderRef;
+use crate::policy::terraform::Plan;
 use crate::replay::{self, ReplayConfig};
 use crate::report::{self, Row, RowWriter};
 use crate::sanitize::for_terminal;
@@ -125,6 +126,56 @@ fn overlays(a: &ReplayArgs) -> Result<Vec<Overlay>, ConfigError> {
     Ok(out)
 }
 
+/// `--plan`: the baseline and candidate a Terraform plan describes, compiled; warnings printed.
+fn plan_sides(
+    a: &ReplayArgs,
+    path: &Path,
+    baseline: Option<&Sources>,
+) -> Result<(PolicySet, PolicySet), ConfigError> {
+    let both = |what: &str| {
+        Err(ConfigError::Argument(format!(
+            "`--plan` and `{what}` both describe the candidate: give one or the other"
+        )))
+    };
+    if !a.candidate.is_empty() {
+        return both("--candidate");
+    }
+    if !(a.replace_policy.is_empty() && a.attach.is_empty() && a.detach.is_empty()) {
+        return both("--replace-policy/--attach/--detach");
+    }
+    let export = match baseline {
+        Some(b) => Some(b.snapshot.as_ref().ok_or_else(|| {
+            ConfigError::Argument(
+                "with `--plan`, `--baseline` is an `aws iam get-account-authorization-details` export the plan is applied to"
+                    .to_string(),
+            )
+        })?),
+        None => None,
+    };
+    let text = config::read_text(path)?;
+    let plan = Plan::read(&config::display(path), &text)
+        .map_err(|e| ConfigError::Argument(e.to_string()))?;
+    let account = plan
+        .account(a.plan_account.as_deref())
+        .map_err(|e| ConfigError::Argument(e.to_string()))?;
+    let sides = plan
+        .sides(export, &account)
+        .map_err(|e| ConfigError::Argument(e.to_string()))?;
+    for n in &sides.notes {
+        warning(n);
+    }
+    if sides.changed == 0 {
+        warning(&format!(
+            "{}: the plan changes no IAM or Identity Center policy resource: nothing can change",
+            config::display(path)
+        ));
+    }
+    let sources = baseline.cloned().unwrap_or_default();
+    let base = config::compile_sources("baseline", &sources, Some(&sides.baseline))?;
+    let cand = config::compile_sources("candidate", &sources, Some(&sides.candidate))?;
+    Ok((base, cand))
+}
+
 /// The candidates: named policy sets, or the baseline export with overlays.
 fn candidates(
     a: &ReplayArgs,
@@ -177,13 +228,22 @@ fn build_config(a: &ReplayArgs) -> Result<(ReplayConfig, Vec<String>), ConfigErr
     } else {
         Some(config::read_policy_sources("baseline", &a.baseline)?)
     };
-    let (names, mut candidates): (Vec<String>, Vec<PolicySet>) =
-        candidates(a, baseline_sources.as_ref())?
-            .into_iter()
-            .unzip();
-    let mut baseline = match &baseline_sources {
-        Some(s) => Some(config::compile_sources("baseline", s, None)?),
-        None => None,
+    let (names, mut candidates, mut baseline) = match &a.plan {
+        Some(path) => {
+            let (base, cand) = plan_sides(a, path, baseline_sources.as_ref())?;
+            (vec!["plan".to_string()], vec![cand], Some(base))
+        }
+        None => {
+            let (names, candidates): (Vec<String>, Vec<PolicySet>) =
+                candidates(a, baseline_sources.as_ref())?
+                    .into_iter()
+                    .unzip();
+            let baseline = match &baseline_sources {
+                Some(s) => Some(config::compile_sources("baseline", s, None)?),
+                None => None,
+            };
+            (names, candidates, baseline)
+        }
     };
     let (scps, mut scp_warnings) = config::load_policies(&a.scps)?;
     let (baseline_scps, w) = config::load_policies(&a.baseline_scps)?;

@@ -15,6 +15,7 @@ pub mod overlay;
 pub mod pattern;
 pub mod set;
 pub mod snapshot;
+pub mod terraform;
 
 pub use compile::{compile_document, Compiled, CompiledPolicy, Effect, Problem, Statement};
 pub use pattern::Tri;

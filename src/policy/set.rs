@@ -249,6 +249,9 @@ impl PolicySet {
             for parn in &h.attached {
                 match managed.get(parn.as_str()) {
                     Some(&i) => e.identity.push(i),
+                    None if s.unknown_policies.contains_key(parn) => {
+                        e.problems.push(s.unknown_policies[parn].clone())
+                    }
                     None => e.problems.push(format!(
                         "managed policy `{parn}` attached to `{}` is not in the {}",
                         h.arn,
@@ -331,11 +334,28 @@ impl PolicySet {
                 tags: None,
             };
         }
-        let entry = self.principals.get(arn).or_else(|| {
+        let by_name = |account: &str, name: &str| {
             self.by_name
                 .get(&(account.to_string(), kind, name.to_string()))
                 .and_then(|a| self.principals.get(a))
-        });
+        };
+        // An Identity Center permission set `X` described by a plan is the role
+        // `AWSReservedSSO_X_<suffix>` of every account it is assigned to (IAM Identity Center
+        // User Guide, "Referencing permission sets in resource policies").
+        let permission_set = || {
+            let rest = name.strip_prefix("AWSReservedSSO_")?;
+            let (set, suffix) = rest.rsplit_once('_')?;
+            suffix
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit())
+                .then(|| by_name("*", &format!("AWSReservedSSO_{set}")))
+                .flatten()
+        };
+        let entry = self
+            .principals
+            .get(arn)
+            .or_else(|| by_name(account, name))
+            .or_else(permission_set);
         match (entry, &self.partial) {
             (None, Some(why)) if why.is_empty() => Resolved::Outside,
             (None, Some(why)) => Resolved::Missing(why.clone()),

@@ -106,6 +106,9 @@ pub struct Snapshot {
     pub managed: BTreeMap<String, Doc>,
     /// Users, roles and groups.
     pub holders: Vec<Holder>,
+    /// Managed policies whose text is not known (a Terraform value known only after apply):
+    /// ARN → why. Their holders are uncertain.
+    pub unknown_policies: BTreeMap<String, String>,
     /// Principals outside the model: `None` when the model describes every principal (an
     /// export: one it does not list is unknown); `Some(reason)` when it describes only the
     /// principals a change manages (a Terraform plan without an export): the others are
