@@ -82,6 +82,7 @@ pub enum ReplayFormat {
     Csv,
     Jsonl,
     Summary,
+    Markdown,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -151,9 +152,12 @@ pub struct ReplayArgs {
     #[command(flatten)]
     pub scope: ScopeArgs,
     /// Report format: csv (changes, one row per event), jsonl (the same rows as JSON lines),
-    /// summary (a table for people)
+    /// summary (a table for people), markdown (a pull-request comment or job summary)
     #[arg(long, value_enum, default_value_t = ReplayFormat::Csv)]
     pub format: ReplayFormat,
+    /// With --format markdown: example events shown per kind of change
+    #[arg(long = "max-rows", value_name = "N", default_value_t = 50)]
+    pub max_rows: usize,
     /// Write the report here instead of stdout
     #[arg(short = 'o', long = "output")]
     pub output: Option<PathBuf>,

@@ -459,3 +459,179 @@ fn plans_refuse_what_they_cannot_use() {
     assert!(r.stderr.contains("changes no IAM"), "{}", r.stderr);
     assert!(r.stdout.lines().count() <= 1, "{}", r.stdout);
 }
+
+/// Hostile caller-controlled strings: GitHub mentions, bare and Markdown links, images, HTML,
+/// table breaks, code-span breaks, line breaks.
+const HOSTILE: [&str; 8] = [
+    "@everyone",
+    "\\@everyone",
+    "https://evil.example/phish",
+    "[click](https://evil.example/x)",
+    "![img](https://evil.example/i.png)",
+    "<img src=x onerror=alert(1)>",
+    "a | b | c",
+    "``` ` \n# Heading\n</details><script>alert(1)</script>",
+];
+
+/// A log with one StartSession per hostile string, in the principal's name and in the target.
+fn hostile_log(dir: &std::path::Path, copies: usize) -> std::path::PathBuf {
+    let mut records = Vec::new();
+    for n in 0..copies {
+        for (i, h) in HOSTILE.iter().enumerate() {
+            let who = format!("{h}{n}");
+            records.push(serde_json::json!({
+                "eventVersion": "1.09",
+                "userIdentity": {"type": "IAMUser", "principalId": "AIDAEXAMPLE",
+                    "arn": format!("arn:aws:iam::111122223333:user/{who}"), "accountId": "111122223333", "userName": who},
+                "eventTime": "2024-05-01T10:00:00Z", "eventSource": "ssm.amazonaws.com", "eventName": "StartSession",
+                "awsRegion": "us-east-1", "sourceIPAddress": "203.0.113.5", "userAgent": h,
+                "requestParameters": {"target": if i % 2 == 0 { "i-0123456789abcdef0".to_string() } else { h.to_string() }},
+                "responseElements": {"sessionId": format!("s-{n}-{i}")},
+                "eventID": format!("e-{n}-{i}"), "eventType": "AwsApiCall", "recipientAccountId": "111122223333"
+            }));
+        }
+    }
+    let path = dir.join("hostile.json");
+    std::fs::write(
+        &path,
+        serde_json::to_vec(&serde_json::json!({ "Records": records })).expect("json"),
+    )
+    .expect("write");
+    path
+}
+
+fn deny_all(dir: &std::path::Path) -> std::path::PathBuf {
+    let p = dir.join("deny.json");
+    std::fs::write(
+        &p,
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Deny","Action":"*","Resource":"*"}}"#,
+    )
+    .expect("write");
+    p
+}
+
+/// Parses a comment as GitHub would (CommonMark plus tables) and checks that nothing in it is
+/// a link, an image or HTML other than the report's own `<details>` blocks, that every table
+/// row has its header's cell count, and that text outside code spans never holds what GitHub
+/// would turn into a mention or an autolink. Returns the code spans' texts.
+fn check_comment(md: &str) -> Vec<String> {
+    use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+    assert!(
+        md.chars().count() < 65_536,
+        "{} characters",
+        md.chars().count()
+    );
+    let mut codes = Vec::new();
+    let mut cells = 0usize;
+    let mut header_cells = 0usize;
+    for event in Parser::new_ext(md, Options::ENABLE_TABLES) {
+        match event {
+            Event::Start(Tag::Link { .. }) | Event::Start(Tag::Image { .. }) => {
+                panic!("a link or image in the comment:\n{md}")
+            }
+            Event::Html(h) | Event::InlineHtml(h) => {
+                let t = h.trim();
+                assert!(
+                    t.starts_with("<details><summary>") || t == "</details>",
+                    "HTML `{t}` in the comment:\n{md}"
+                );
+            }
+            Event::Code(c) => codes.push(c.to_string()),
+            Event::Text(t) => {
+                assert!(
+                    !t.contains("@everyone") && !t.contains("http") && !t.contains("alert("),
+                    "caller text outside a code span: `{t}`\n{md}"
+                );
+            }
+            Event::Start(Tag::TableHead) | Event::Start(Tag::TableRow) => cells = 0,
+            Event::Start(Tag::TableCell) => cells += 1,
+            Event::End(TagEnd::TableHead) => header_cells = cells,
+            Event::End(TagEnd::TableRow) => assert_eq!(cells, header_cells, "{md}"),
+            Event::Start(Tag::Heading { .. }) => {}
+            _ => {}
+        }
+    }
+    codes
+}
+
+#[test]
+fn markdown_comment_keeps_hostile_text_as_text() {
+    let dir = tempdir();
+    let log = hostile_log(dir.path(), 1);
+    let deny = deny_all(dir.path());
+    let r = run([
+        "replay",
+        "--candidate",
+        deny.to_str().expect("utf8"),
+        "--format",
+        "markdown",
+        log.to_str().expect("utf8"),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.starts_with("❌ **"),
+        "verdict first:\n{}",
+        r.stdout
+    );
+    let codes = check_comment(&r.stdout);
+    // Each hostile string reached the comment, whole, inside a code span (line breaks escaped).
+    for h in HOSTILE {
+        let shown = h.replace('\n', "\\n");
+        assert!(
+            codes.iter().any(|c| c.contains(&shown)),
+            "`{shown}` not in a code span: {codes:?}"
+        );
+    }
+    // The only headings are the report's own.
+    assert!(
+        !r.stdout.lines().any(|l| l.starts_with("# ")),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn markdown_comment_fits_github_and_says_how_many_more() {
+    let dir = tempdir();
+    let log = hostile_log(dir.path(), 400);
+    let deny = deny_all(dir.path());
+    for max_rows in ["3", "100000"] {
+        let r = run([
+            "replay",
+            "--candidate",
+            deny.to_str().expect("utf8"),
+            "--format",
+            "markdown",
+            "--max-rows",
+            max_rows,
+            log.to_str().expect("utf8"),
+        ]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        check_comment(&r.stdout);
+        assert!(r.stdout.contains(" more (see the CSV"), "{}", r.stdout);
+        if max_rows == "3" {
+            assert!(r.stdout.contains("<summary>3 example event(s)</summary>"));
+        } else {
+            assert!(r.stdout.contains("Cut to fit a GitHub comment"));
+        }
+    }
+}
+
+#[test]
+fn markdown_on_the_samples() {
+    let r = run([
+        "replay",
+        "--baseline",
+        EXPORT,
+        "--replace-policy",
+        "SessionManagerEngineers=samples/policies/seed-2a-instance-tag.json",
+        "--inventory",
+        "samples/inventory/describe-instances.json",
+        "--format",
+        "markdown",
+        LOGS,
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    check_comment(&r.stdout);
+    insta::assert_snapshot!("markdown_samples", r.stdout);
+}

@@ -407,6 +407,7 @@ fn partial_name(path: &Path) -> PathBuf {
 fn open_report(
     output: Option<&Path>,
     format: ReplayFormat,
+    max_rows: usize,
 ) -> std::io::Result<RowWriter<Destination>> {
     let dest = match output {
         Some(path) => {
@@ -424,6 +425,10 @@ fn open_report(
         ReplayFormat::Csv => RowWriter::csv(dest),
         ReplayFormat::Jsonl => Ok(RowWriter::Jsonl(dest)),
         ReplayFormat::Summary => Ok(RowWriter::Nothing(dest)),
+        ReplayFormat::Markdown => Ok(RowWriter::Markdown(
+            dest,
+            Box::new(report::markdown::Markdown::new(max_rows)),
+        )),
     }
 }
 
@@ -533,6 +538,7 @@ fn report_paths(a: &ReplayArgs, names: &[String]) -> Result<Vec<Option<PathBuf>>
         ReplayFormat::Summary => return Ok(Vec::new()),
         ReplayFormat::Csv => "csv",
         ReplayFormat::Jsonl => "jsonl",
+        ReplayFormat::Markdown => "md",
     };
     let Some(dir) = &a.output else {
         return Err(format!(
@@ -595,7 +601,7 @@ pub fn run(a: ReplayArgs) -> ExitCode {
     );
     let mut writers = Vec::with_capacity(paths_out.len());
     for path in &paths_out {
-        match open_report(path.as_deref(), a.format) {
+        match open_report(path.as_deref(), a.format, a.max_rows) {
             Ok(w) => writers.push(w),
             Err(e) => {
                 error(&format!(
@@ -659,17 +665,23 @@ pub fn run(a: ReplayArgs) -> ExitCode {
         .map(|e| std::io::Error::new(e.kind(), e.to_string()));
     let mut written = match write_error {
         Some(e) => Err(e),
-        None => written.into_iter().try_for_each(|(w, e)| match e {
-            Some(_) => Ok(()),
-            None => close_report(
-                w,
-                if several {
-                    None
-                } else {
-                    summary_text.as_deref()
-                },
-            ),
-        }),
+        None => written
+            .into_iter()
+            .enumerate()
+            .try_for_each(|(i, (w, e))| match e {
+                Some(_) => Ok(()),
+                None => {
+                    let comment = w.markdown().map(|m| m.render(&names[i], &out.summaries[i]));
+                    let text = if comment.is_some() {
+                        comment.as_deref()
+                    } else if several {
+                        None
+                    } else {
+                        summary_text.as_deref()
+                    };
+                    close_report(w, text)
+                }
+            }),
     };
     if several && written.is_ok() {
         if let Some(t) = &summary_text {

@@ -1,5 +1,6 @@
 //! Findings → CSV (for change reviews), JSON lines (for machines) and a summary (for people).
 
+pub mod markdown;
 pub(crate) mod row;
 pub(crate) mod summary;
 
@@ -22,6 +23,9 @@ pub enum RowWriter<W: Write> {
     Jsonl(W),
     /// No rows (the summary is written by the caller).
     Nothing(W),
+    /// Rows collected for a Markdown comment, rendered with the summary by the caller
+    /// ([`RowWriter::markdown`]).
+    Markdown(W, Box<markdown::Markdown>),
 }
 
 impl<W: Write> RowWriter<W> {
@@ -47,6 +51,18 @@ impl<W: Write> RowWriter<W> {
                 w.write_all(b"\n")
             }
             RowWriter::Nothing(_) => Ok(()),
+            RowWriter::Markdown(_, m) => {
+                m.add(r);
+                Ok(())
+            }
+        }
+    }
+
+    /// The Markdown collector, for a writer of that format.
+    pub fn markdown(&self) -> Option<&markdown::Markdown> {
+        match self {
+            RowWriter::Markdown(_, m) => Some(m),
+            _ => None,
         }
     }
 
@@ -54,7 +70,7 @@ impl<W: Write> RowWriter<W> {
     pub fn into_inner(self) -> std::io::Result<W> {
         match self {
             RowWriter::Csv(w) => w.into_inner().map_err(|e| e.into_error()),
-            RowWriter::Jsonl(mut w) | RowWriter::Nothing(mut w) => {
+            RowWriter::Jsonl(mut w) | RowWriter::Nothing(mut w) | RowWriter::Markdown(mut w, _) => {
                 w.flush()?;
                 Ok(w)
             }
