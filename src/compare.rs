@@ -6,10 +6,11 @@
 
 use std::collections::HashSet;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::decode::SsmEvent;
 use crate::eval::decide::{decide, outside, stack_for, Decided, UNKNOWN_TAGS};
+use crate::eval::explain::{explain, Explanation};
 use crate::eval::{self, evaluate, Decision, PolicyKind};
 use crate::mapping::denial::{Layer, Reason};
 use crate::mapping::{self, Mapped, PrincipalType};
@@ -180,6 +181,39 @@ pub struct Candidate {
     pub side: Side,
     /// What the candidate changes.
     pub change: Change,
+    /// For a changed event: what decided on each side, and why.
+    pub explained: Option<Box<Explained>>,
+}
+
+/// What flipped: each side's explanation of its decision (the baseline's only when it is a
+/// policy set; the log's outcome has no statements).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Explained {
+    /// The candidate's.
+    pub candidate: Explanation,
+    /// The baseline policy set's.
+    pub baseline: Option<Explanation>,
+}
+
+impl Explained {
+    /// One line: `candidate: …; baseline: …`.
+    pub fn line(&self) -> String {
+        match &self.baseline {
+            Some(b) => format!(
+                "candidate: {}; baseline: {}",
+                self.candidate.line(),
+                b.line()
+            ),
+            None => format!("candidate: {}", self.candidate.line()),
+        }
+    }
+}
+
+/// A policy set's explanation of its decision for a mapped event (none when its policies are
+/// not known).
+fn explanation(set: &PolicySet, m: &Mapped) -> Option<Explanation> {
+    let (stack, tags) = stack_for(set, &set.scps, m).ok()?;
+    Some(explain(&stack, &m.request, tags.unwrap_or(&UNKNOWN_TAGS)))
 }
 
 /// An event's verdict before any row is built.
@@ -214,7 +248,11 @@ pub fn judge(sides: Sides<'_>, ev: &SsmEvent, mapped: Mapped) -> Judged {
             if outside(set, &mapped) {
                 let side = untouched(as_recorded);
                 let change = compare(baseline.outcome(), side.outcome());
-                return Candidate { side, change };
+                return Candidate {
+                    side,
+                    change,
+                    explained: None,
+                };
             }
             let side: Side = decide(set, &set.scps, &mapped).into();
             let mut change = compare(baseline.outcome(), side.outcome());
@@ -225,9 +263,35 @@ pub fn judge(sides: Sides<'_>, ev: &SsmEvent, mapped: Mapped) -> Judged {
                     }
                 }
             }
-            Candidate { side, change }
+            Candidate {
+                side,
+                change,
+                explained: None,
+            }
         })
-        .collect();
+        .collect::<Vec<_>>();
+    // What flipped, for the changed events only (the rest is never explained).
+    let mut candidates = candidates;
+    let mut base_explained: Option<Option<Explanation>> = None;
+    for (c, set) in candidates.iter_mut().zip(sides.candidates) {
+        if !matches!(
+            c.change,
+            Change::NewlyDenied | Change::NewlyAllowed | Change::Uncertain
+        ) || outside(set, &mapped)
+        {
+            continue;
+        }
+        let Some(candidate) = explanation(set, &mapped) else {
+            continue;
+        };
+        let baseline = base_explained
+            .get_or_insert_with(|| sides.baseline.and_then(|b| explanation(b, &mapped)))
+            .clone();
+        c.explained = Some(Box::new(Explained {
+            candidate,
+            baseline,
+        }));
+    }
     Judged {
         mapped,
         candidates,

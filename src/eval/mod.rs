@@ -4,6 +4,7 @@
 pub(crate) mod authorize;
 mod conditional;
 pub(crate) mod decide;
+pub mod explain;
 pub(crate) mod request;
 pub(crate) mod variants;
 pub(crate) mod worlds;

@@ -55,9 +55,13 @@ impl ActionPattern {
 #[derive(Debug, Clone)]
 pub struct Condition {
     pub operator: Operator,
+    /// The operator as written (`StringEqualsIfExists`), for explanations.
+    pub operator_name: String,
     pub key: String,
     pub key_display: String,
     pub values: Values,
+    /// The values as written, for explanations.
+    pub raw: Vec<String>,
 }
 
 /// A compiled statement.
@@ -77,6 +81,8 @@ pub struct Statement {
     pub resources: Vec<ArnPattern>,
     /// The patterns are `NotResource`.
     pub not_resource: bool,
+    /// `Resource` or `NotResource` as written, for explanations.
+    pub resource_text: Vec<String>,
     /// `Condition` entries.
     pub conditions: Vec<Condition>,
 }
@@ -442,6 +448,15 @@ fn compile_statement(
         not_action,
         resources,
         not_resource,
+        resource_text: match obj.get("Resource").or_else(|| obj.get("NotResource")) {
+            Some(Value::String(r)) => vec![r.clone()],
+            Some(Value::Array(a)) => a
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect(),
+            _ => Vec::new(),
+        },
         conditions,
     })
 }
@@ -612,9 +627,11 @@ fn compile_conditions(
             match condition::compile_values(&op, &values, variables) {
                 Ok(vals) => out.push(Condition {
                     operator: op.clone(),
+                    operator_name: op_name.clone(),
                     key: key.to_lowercase(),
                     key_display: key.clone(),
                     values: vals,
+                    raw: values,
                 }),
                 Err(e) => ctx.error(format!("`{op_name}` `{key}`: {}", e.0)),
             }

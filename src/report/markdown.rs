@@ -139,7 +139,9 @@ impl Markdown {
                     (None, None) => "not evaluated".to_string(),
                     (b, c) => format!("{} → {}", verdict(b), verdict(c)),
                 },
-                reason: if r.change == Change::Skipped {
+                reason: if let Some(e) = &r.explanation {
+                    e.line()
+                } else if r.change == Change::Skipped {
                     r.candidate_reason.clone()
                 } else if r.candidate_reason.is_empty() {
                     r.baseline_reason.clone()

@@ -42,9 +42,11 @@ impl<W: Write> RowWriter<W> {
     pub fn write(&mut self, r: &Row) -> std::io::Result<()> {
         match self {
             RowWriter::Csv(w) => {
-                let cells = r.cells().map(for_spreadsheet);
-                w.write_record(cells.iter().map(|c| c.as_bytes()))
-                    .map_err(io_error)
+                for c in r.cells() {
+                    w.write_field(for_spreadsheet(&c).as_bytes())
+                        .map_err(io_error)?;
+                }
+                w.write_record(None::<&[u8]>).map_err(io_error)
             }
             RowWriter::Jsonl(w) => {
                 serde_json::to_writer(&mut *w, r)?;
@@ -131,6 +133,7 @@ mod tests {
             baseline_reason: String::new(),
             file: "f".into(),
             recorded_reason: String::new(),
+            explanation: None,
             skip: None,
         }
     }

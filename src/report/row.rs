@@ -3,7 +3,7 @@
 
 use serde::{Serialize, Serializer};
 
-use crate::compare::{Change, Judged, Verdict};
+use crate::compare::{Change, Explained, Judged, Verdict};
 use crate::decode::SsmEvent;
 use crate::mapping::{self, Skip, SkipKind};
 use crate::spill::wire;
@@ -54,6 +54,9 @@ pub struct Row {
     /// For a recorded access denial, the kind of policy AWS's message names (`no
     /// identity-based policy allows`, `explicit deny in a service control policy`), else empty.
     pub recorded_reason: String,
+    /// For a changed event, what decided on each side and why (JSON lines: structured; CSV:
+    /// one line, the last column).
+    pub explanation: Option<Box<Explained>>,
     /// For a skipped event, the kind of reason (the summary groups by it).
     #[serde(skip)]
     pub skip: Option<SkipKind>,
@@ -72,6 +75,8 @@ pub struct Own {
     pub change: Change,
     /// Why (for a skipped event, why it was skipped).
     pub reason: String,
+    /// What flipped, for a changed event.
+    pub explained: Option<Box<Explained>>,
 }
 
 /// An event's rows for every candidate: the shared columns once (none when no candidate's row
@@ -108,6 +113,7 @@ impl Rows {
             row.candidate = own.candidate;
             row.change = own.change;
             row.candidate_reason = own.reason;
+            row.explanation = own.explained;
             Some(row)
         })
     }
@@ -129,6 +135,7 @@ impl Rows {
                     put_verdict(out, o.candidate);
                     out.push(o.change as u8);
                     wire::str(out, &o.reason);
+                    put_explained(out, o.explained.as_deref());
                 }
                 None => out.push(0),
             }
@@ -150,6 +157,7 @@ impl Rows {
                     candidate: get_verdict(r)?,
                     change: get_change(r)?,
                     reason: r.string()?,
+                    explained: get_explained(r)?,
                 }),
             });
         }
@@ -164,11 +172,39 @@ impl Rows {
                 .iter()
                 .map(|o| {
                     std::mem::size_of::<Option<Own>>()
-                        + o.as_ref()
-                            .map_or(0, |o| o.reason.len().div_ceil(16) * 16 + 16)
+                        + o.as_ref().map_or(0, |o| {
+                            o.reason.len().div_ceil(16) * 16
+                                + 16
+                                + explained_footprint(&o.explained)
+                        })
                 })
                 .sum::<usize>()
     }
+}
+
+/// An explanation as JSON text (empty: none). Only changed events have one: few, and the
+/// temporary file's compactness matters for the many unchanged ones.
+fn put_explained(out: &mut Vec<u8>, e: Option<&Explained>) {
+    wire::str(
+        out,
+        &e.and_then(|e| serde_json::to_string(e).ok())
+            .unwrap_or_default(),
+    );
+}
+
+fn get_explained(r: &mut wire::Reader<'_>) -> std::io::Result<Option<Box<Explained>>> {
+    let text = r.string()?;
+    if text.is_empty() {
+        return Ok(None);
+    }
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|_| wire::invalid("explanation"))
+}
+
+/// Approximate memory an explanation holds.
+fn explained_footprint(e: &Option<Box<Explained>>) -> usize {
+    e.as_ref().map_or(0, |e| 512 + e.line().len())
 }
 
 /// An optional verdict as one byte (`u8::MAX`: none).
@@ -193,7 +229,7 @@ fn get_change(r: &mut wire::Reader<'_>) -> std::io::Result<Change> {
 }
 
 /// The report's columns, in order.
-pub const COLUMNS: [&str; 19] = [
+pub const COLUMNS: [&str; 20] = [
     "event_id",
     "event_time",
     "event_name",
@@ -213,6 +249,7 @@ pub const COLUMNS: [&str; 19] = [
     "baseline_reason",
     "file",
     "recorded_reason",
+    "explanation",
 ];
 
 impl Row {
@@ -237,6 +274,7 @@ impl Row {
                     candidate: None,
                     change: Change::Skipped,
                     reason: skip.detail,
+                    explained: None,
                 };
                 return Rows {
                     shared: Some(Box::new(row)),
@@ -278,6 +316,7 @@ impl Row {
                     candidate: Some(c.side.verdict),
                     change: c.change,
                     reason: c.side.reason,
+                    explained: c.explained,
                 })
             })
             .collect();
@@ -319,6 +358,7 @@ impl Row {
             recorded_reason: mapping::recorded_reason(ev)
                 .map(|r| r.to_string())
                 .unwrap_or_default(),
+            explanation: None,
             skip: None,
         }
     }
@@ -338,6 +378,7 @@ impl Row {
                     }
                 })
                 .sum::<usize>()
+            + explained_footprint(&self.explanation)
     }
 
     /// Writes the row for a temporary file (see [`crate::spill`]).
@@ -349,6 +390,7 @@ impl Row {
         put_verdict(out, self.candidate);
         out.push(self.change as u8);
         out.push(self.skip.map_or(u8::MAX, SkipKind::index));
+        put_explained(out, self.explanation.as_deref());
     }
 
     /// Reads back what [`Row::encode`] wrote.
@@ -364,6 +406,7 @@ impl Row {
             u8::MAX => None,
             i => Some(SkipKind::from_index(i).ok_or_else(|| wire::invalid("skip reason"))?),
         };
+        let explanation = get_explained(r)?;
         let [event_id, event_time, event_name, account, region, principal_arn, principal_type, source_ip, target, session_id, resources, error_code, candidate_reason, baseline_reason, file, recorded_reason] =
             texts;
         Ok(Row {
@@ -386,6 +429,7 @@ impl Row {
             baseline_reason,
             file,
             recorded_reason,
+            explanation,
             skip,
         })
     }
@@ -413,28 +457,34 @@ impl Row {
     }
 
     /// The cells, in [`COLUMNS`] order.
-    pub(crate) fn cells(&self) -> [&str; 19] {
+    pub(crate) fn cells(&self) -> [std::borrow::Cow<'_, str>; 20] {
         let word = |v: Option<Verdict>| v.map_or("", Verdict::as_str);
+        let explanation = self
+            .explanation
+            .as_ref()
+            .map(|e| e.line())
+            .unwrap_or_default();
         [
-            &self.event_id,
-            &self.event_time,
-            &self.event_name,
-            &self.account,
-            &self.region,
-            &self.principal_arn,
-            &self.principal_type,
-            &self.source_ip,
-            &self.target,
-            &self.session_id,
-            &self.resources,
-            &self.error_code,
-            word(self.baseline),
-            word(self.candidate),
-            self.change.as_str(),
-            &self.candidate_reason,
-            &self.baseline_reason,
-            &self.file,
-            &self.recorded_reason,
+            std::borrow::Cow::Borrowed(&self.event_id),
+            std::borrow::Cow::Borrowed(&self.event_time),
+            std::borrow::Cow::Borrowed(&self.event_name),
+            std::borrow::Cow::Borrowed(&self.account),
+            std::borrow::Cow::Borrowed(&self.region),
+            std::borrow::Cow::Borrowed(&self.principal_arn),
+            std::borrow::Cow::Borrowed(&self.principal_type),
+            std::borrow::Cow::Borrowed(&self.source_ip),
+            std::borrow::Cow::Borrowed(&self.target),
+            std::borrow::Cow::Borrowed(&self.session_id),
+            std::borrow::Cow::Borrowed(&self.resources),
+            std::borrow::Cow::Borrowed(&self.error_code),
+            std::borrow::Cow::Borrowed(word(self.baseline)),
+            std::borrow::Cow::Borrowed(word(self.candidate)),
+            std::borrow::Cow::Borrowed(self.change.as_str()),
+            std::borrow::Cow::Borrowed(&self.candidate_reason),
+            std::borrow::Cow::Borrowed(&self.baseline_reason),
+            std::borrow::Cow::Borrowed(&self.file),
+            std::borrow::Cow::Borrowed(&self.recorded_reason),
+            std::borrow::Cow::Owned(explanation),
         ]
     }
 }
@@ -466,6 +516,7 @@ mod tests {
             baseline_reason: String::new(),
             file: "f#1".into(),
             recorded_reason: String::new(),
+            explanation: None,
             skip: None,
         };
         let round_trip = |row: &Row| {
@@ -505,12 +556,14 @@ mod tests {
             baseline_reason: "recorded".into(),
             file: "f#1".into(),
             recorded_reason: String::new(),
+            explanation: None,
             skip: None,
         };
         let own = |d: Decision, c: Change, why: &str| Own {
             candidate: Some(Verdict::Evaluated(d)),
             change: c,
             reason: why.into(),
+            explained: None,
         };
         let rows = Rows {
             shared: Some(Box::new(shared)),

@@ -498,6 +498,7 @@ mod tests {
             baseline_reason: String::new(),
             file: String::new(),
             recorded_reason: String::new(),
+            explanation: None,
             skip: Some(kind),
         }
     }
