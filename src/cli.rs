@@ -83,6 +83,7 @@ pub enum ReplayFormat {
     Jsonl,
     Summary,
     Markdown,
+    Sarif,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -152,7 +153,8 @@ pub struct ReplayArgs {
     #[command(flatten)]
     pub scope: ScopeArgs,
     /// Report format: csv (changes, one row per event), jsonl (the same rows as JSON lines),
-    /// summary (a table for people), markdown (a pull-request comment or job summary)
+    /// summary (a table for people), markdown (a pull-request comment or job summary), sarif
+    /// (code-scanning annotations on the policy statements)
     #[arg(long, value_enum, default_value_t = ReplayFormat::Csv)]
     pub format: ReplayFormat,
     /// With --format markdown: example events shown per kind of change

@@ -166,6 +166,7 @@ pub fn read_document(path: &Path) -> Result<Doc, ConfigError> {
             name: name.clone(),
             file: name.clone(),
             value,
+            lines: crate::policy::positions::statement_lines(&text),
         })
         .map_err(|message| {
             ConfigError::Policy(vec![Problem {

@@ -635,3 +635,123 @@ fn markdown_on_the_samples() {
     check_comment(&r.stdout);
     insta::assert_snapshot!("markdown_samples", r.stdout);
 }
+
+/// Validates a SARIF log against the official SARIF 2.1.0 schema (tests/data/sarif), formats
+/// (URI references, date-times) included.
+fn assert_valid_sarif(text: &str) -> serde_json::Value {
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(crate::common::data("sarif/sarif-schema-2.1.0.json"))
+            .expect("schema"),
+    )
+    .expect("schema JSON");
+    let validator = jsonschema::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .expect("the schema compiles");
+    // The validator does reject what the schema forbids.
+    for bad in [
+        serde_json::json!({"version": "2.0.0", "runs": []}),
+        serde_json::json!({"version": "2.1.0", "runs": [{"tool": {"driver": {}}}]}),
+        serde_json::json!({"version": "2.1.0", "runs": [], "extra": 1}),
+    ] {
+        assert!(!validator.is_valid(&bad), "{bad}");
+    }
+    let log: serde_json::Value = serde_json::from_str(text).expect("SARIF is JSON");
+    let errors: Vec<String> = validator
+        .iter_errors(&log)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}\n{text}");
+    log
+}
+
+fn sarif(extra: &[&str]) -> serde_json::Value {
+    let mut args = vec![
+        "replay",
+        "--inventory",
+        "samples/inventory/describe-instances.json",
+        "--format",
+        "sarif",
+    ];
+    args.extend_from_slice(extra);
+    args.push(LOGS);
+    let r = run(args);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_valid_sarif(&r.stdout)
+}
+
+#[test]
+fn sarif_lays_each_change_on_the_statement_that_caused_it() {
+    // A document: the location is the statement's lines in the file.
+    let log = sarif(&["--candidate", "samples/policies/seed-2a-instance-tag.json"]);
+    let results = log["runs"][0]["results"].as_array().expect("results");
+    assert!(!results.is_empty());
+    let on = |start: u64| {
+        results
+            .iter()
+            .find(|r| r["locations"][0]["physicalLocation"]["region"]["startLine"] == start)
+            .unwrap_or_else(|| panic!("no result on line {start}: {results:#?}"))
+    };
+    // Statement 2 (lines 14–18 of the seed document) no longer covers other users' sessions.
+    let s2 = on(14);
+    assert_eq!(s2["ruleId"], "newly-denied");
+    assert_eq!(
+        s2["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "samples/policies/seed-2a-instance-tag.json"
+    );
+    assert_eq!(
+        s2["locations"][0]["physicalLocation"]["region"]["endLine"],
+        18
+    );
+    assert!(s2["properties"]["events"].as_u64().unwrap_or(0) >= 1);
+    assert!(!s2["properties"]["examples"]
+        .as_array()
+        .expect("examples")
+        .is_empty());
+    // Every result's counts add up to the changed events.
+    let total: u64 = results
+        .iter()
+        .map(|r| r["properties"]["events"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(total, 8, "7 newly denied and 1 uncertain on the samples");
+
+    // A Terraform plan: the plan file, with the resource's address as logical location.
+    let log = sarif(&["--plan", OPS_PLAN]);
+    let r = &log["runs"][0]["results"][0];
+    assert_eq!(
+        r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        OPS_PLAN
+    );
+    assert_eq!(
+        r["locations"][0]["logicalLocations"][0]["fullyQualifiedName"],
+        r#"module.ops["us-east-2"].aws_iam_role_policy.sessions"#
+    );
+
+    // An overlay: the replacing file's statement lines, the managed policy's ARN as logical
+    // location.
+    let log = sarif(&[
+        "--baseline",
+        EXPORT,
+        "--replace-policy",
+        "SessionManagerEngineers=samples/policies/seed-2a-instance-tag.json",
+    ]);
+    let r = &log["runs"][0]["results"][0];
+    assert_eq!(
+        r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "samples/policies/seed-2a-instance-tag.json"
+    );
+    assert_eq!(
+        r["locations"][0]["physicalLocation"]["region"]["startLine"],
+        14
+    );
+}
+
+#[test]
+fn sarif_with_no_change_is_a_valid_empty_run() {
+    let log = sarif(&["--baseline", EXPORT, "--candidate", EXPORT]);
+    assert_eq!(log["runs"][0]["results"], serde_json::json!([]));
+    assert_eq!(
+        log["runs"][0]["tool"]["driver"]["rules"][0]["id"],
+        "newly-denied"
+    );
+}

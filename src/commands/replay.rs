@@ -13,7 +13,7 @@ use crate::decode::DecodeOptions;
 use crate::mapping::Inventory;
 use crate::policy::overlay::{self, Attachment, Overlay};
 use crate::policy::pattern::{Pattern, Syntax};
-use crate::policy::set::{PolicySet, Sources};
+use crate::policy::set::{Location, PolicySet, Sources};
 use crate::policy::snapshot::HolderRef;
 use crate::policy::terraform::Plan;
 use crate::replay::{self, ReplayConfig};
@@ -408,6 +408,7 @@ fn open_report(
     output: Option<&Path>,
     format: ReplayFormat,
     max_rows: usize,
+    locations: impl FnOnce() -> std::collections::HashMap<String, Location>,
 ) -> std::io::Result<RowWriter<Destination>> {
     let dest = match output {
         Some(path) => {
@@ -428,6 +429,10 @@ fn open_report(
         ReplayFormat::Markdown => Ok(RowWriter::Markdown(
             dest,
             Box::new(report::markdown::Markdown::new(max_rows)),
+        )),
+        ReplayFormat::Sarif => Ok(RowWriter::Sarif(
+            dest,
+            Box::new(report::sarif::Sarif::new(locations())),
         )),
     }
 }
@@ -539,6 +544,7 @@ fn report_paths(a: &ReplayArgs, names: &[String]) -> Result<Vec<Option<PathBuf>>
         ReplayFormat::Csv => "csv",
         ReplayFormat::Jsonl => "jsonl",
         ReplayFormat::Markdown => "md",
+        ReplayFormat::Sarif => "sarif",
     };
     let Some(dir) = &a.output else {
         return Err(format!(
@@ -600,8 +606,21 @@ pub fn run(a: ReplayArgs) -> ExitCode {
             .collect(),
     );
     let mut writers = Vec::with_capacity(paths_out.len());
-    for path in &paths_out {
-        match open_report(path.as_deref(), a.format, a.max_rows) {
+    for (i, path) in paths_out.iter().enumerate() {
+        // Statements laid on: the candidate's, else the baseline's (a statement that used to
+        // allow).
+        let locations = || {
+            let mut l = cfg
+                .baseline
+                .as_ref()
+                .map(|b| b.locations.clone())
+                .unwrap_or_default();
+            if let Some(c) = cfg.candidates.get(i) {
+                l.extend(c.locations.clone());
+            }
+            l
+        };
+        match open_report(path.as_deref(), a.format, a.max_rows, locations) {
             Ok(w) => writers.push(w),
             Err(e) => {
                 error(&format!(
@@ -671,7 +690,10 @@ pub fn run(a: ReplayArgs) -> ExitCode {
             .try_for_each(|(i, (w, e))| match e {
                 Some(_) => Ok(()),
                 None => {
-                    let comment = w.markdown().map(|m| m.render(&names[i], &out.summaries[i]));
+                    let comment = w
+                        .markdown()
+                        .map(|m| m.render(&names[i], &out.summaries[i]))
+                        .or_else(|| w.sarif().map(|s| s.render()));
                     let text = if comment.is_some() {
                         comment.as_deref()
                     } else if several {

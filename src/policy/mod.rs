@@ -13,6 +13,7 @@ pub mod overlay;
 #[doc(hidden)]
 #[allow(missing_docs)]
 pub mod pattern;
+pub(crate) mod positions;
 pub mod set;
 pub mod snapshot;
 pub mod terraform;

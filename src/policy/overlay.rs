@@ -142,6 +142,7 @@ mod tests {
             name: name.to_string(),
             file: name.to_string(),
             value: json!({"Version": "2012-10-17", "Statement": []}),
+            lines: Vec::new(),
         }
     }
 

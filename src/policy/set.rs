@@ -40,9 +40,24 @@ struct Entry {
     problems: Vec<String>,
 }
 
+/// Where a policy is: its file, the line range of each statement when the file is the document
+/// itself, and its name inside the file otherwise (an ARN in an export, a Terraform address in
+/// a plan).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Location {
+    /// The file.
+    pub file: String,
+    /// The policy's name inside the file, when the file holds more than the document.
+    pub logical: Option<String>,
+    /// First and last line of each statement (empty when not known).
+    pub lines: Vec<(usize, usize)>,
+}
+
 /// A compiled policy set.
 #[derive(Debug, Default)]
 pub struct PolicySet {
+    /// Where each policy (by name, as reasons name it) is.
+    pub locations: HashMap<String, Location>,
     /// Documents that apply to every principal.
     pub global: Vec<CompiledPolicy>,
     /// Every document from snapshots, compiled once.
@@ -103,6 +118,8 @@ fn problem(source: &str, message: String) -> Problem {
 pub struct Sources {
     /// Documents that apply to every principal: (name, document).
     pub global: Vec<(String, Value)>,
+    /// Line ranges of the statements of each document of `global`, by name.
+    pub lines: HashMap<String, Vec<(usize, usize)>>,
     /// The principals, from exports.
     pub snapshot: Option<Snapshot>,
 }
@@ -126,7 +143,13 @@ impl Sources {
                     .snapshot
                     .get_or_insert_with(Snapshot::default)
                     .add_export(&input.name, &v, &mut errors),
-                Ok(v) => out.global.push((input.name.clone(), v)),
+                Ok(v) => {
+                    out.lines.insert(
+                        input.name.clone(),
+                        crate::policy::positions::statement_lines(&input.text),
+                    );
+                    out.global.push((input.name.clone(), v))
+                }
                 Err(e) => errors.push(problem(&input.name, e)),
             }
         }
@@ -152,6 +175,16 @@ impl Sources {
         let mut set = PolicySet::compile(global, snapshot.or(self.snapshot.as_ref()));
         if let Ok(s) = &mut set {
             s.warnings.splice(0..0, warnings);
+            for (name, _) in &self.global {
+                s.locations.insert(
+                    name.clone(),
+                    Location {
+                        file: name.clone(),
+                        logical: None,
+                        lines: self.lines.get(name).cloned().unwrap_or_default(),
+                    },
+                );
+            }
         }
         match set {
             Ok(s) if errors.is_empty() => Ok(s),
@@ -201,6 +234,14 @@ impl PolicySet {
             p
         };
         let c = compile_document(&doc.name, &doc.value);
+        self.locations.insert(
+            doc.name.clone(),
+            Location {
+                file: doc.file.clone(),
+                logical: (doc.file != doc.name).then(|| doc.name.clone()),
+                lines: doc.lines.clone(),
+            },
+        );
         self.warnings.extend(c.warnings.into_iter().map(in_file));
         errors.extend(c.errors.into_iter().map(in_file));
         c.policy.map(|p| {

@@ -23,6 +23,8 @@ pub struct Doc {
     pub file: String,
     /// The document.
     pub value: Value,
+    /// First and last line of each statement in `file`, when the file is the document itself.
+    pub lines: Vec<(usize, usize)>,
 }
 
 /// What kind of IAM identity holds policies.
@@ -335,6 +337,7 @@ pub(crate) fn embedded(
             name,
             file: file.to_string(),
             value,
+            lines: Vec::new(),
         }),
         Err(e) => {
             errors.push(problem(&format!("{file}: {name}"), e));

@@ -201,6 +201,7 @@ impl Plan {
         let mut problems = Vec::new();
         let explicit = self.explicit_inline();
         let ctx = Ctx {
+            file: &self.file,
             account,
             explicit: &explicit,
             permission_sets: self.permission_sets(),
@@ -455,6 +456,7 @@ impl Touched {
 
 /// What facts need to know about the plan.
 struct Ctx<'a> {
+    file: &'a str,
     account: &'a str,
     explicit: &'a BTreeSet<(HolderKind, String, String)>,
     permission_sets: HashMap<String, String>,
@@ -489,18 +491,20 @@ impl Ctx<'_> {
         format!("`{address}`: `{attr}` is known only after apply")
     }
 
-    fn doc(address: &str, name: String, text: &Value) -> Result<Doc, String> {
+    fn doc(&self, address: &str, name: String, text: &Value) -> Result<Doc, String> {
         decode_embedded(text)
             .map(|value| Doc {
                 name,
-                file: address.to_string(),
+                file: self.file.to_string(),
                 value,
+                lines: Vec::new(),
             })
             .map_err(|e| format!("`{address}`: {e}"))
     }
 
     /// A document attribute: the document, or why it is unknown.
     fn doc_attr(
+        &self,
         address: &str,
         v: &Value,
         u: &Value,
@@ -513,7 +517,7 @@ impl Ctx<'_> {
         match v.get(attr) {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) if s.is_empty() => None,
-            Some(text) => match Self::doc(address, address.to_string(), text) {
+            Some(text) => match self.doc(address, address.to_string(), text) {
                 Ok(d) => Some(Ok(d)),
                 Err(e) => {
                     problems.push(Fact::Unknown {
@@ -620,7 +624,7 @@ impl Ctx<'_> {
                         let doc = p
                             .get("policy")
                             .map(|t| {
-                                Self::doc(address, format!("{address} inline_policy {name}"), t)
+                                self.doc(address, format!("{address} inline_policy {name}"), t)
                             })
                             .unwrap_or_else(|| Err(format!("`{address}`: no policy text")));
                         out.push(Fact::Inline {
@@ -650,7 +654,8 @@ impl Ctx<'_> {
                 let who: HRef = (hk, str_of(v, attr).to_string());
                 let name = str_of(v, "name").to_string();
                 let mut bad = Vec::new();
-                let doc = Self::doc_attr(address, v, u, "policy", &mut bad)
+                let doc = self
+                    .doc_attr(address, v, u, "policy", &mut bad)
                     .unwrap_or_else(|| Err(format!("`{address}`: no `policy`")));
                 out.extend(bad);
                 out.push(Fact::Inline { who, name, doc });
@@ -671,7 +676,7 @@ impl Ctx<'_> {
                     }
                 };
                 let mut bad = Vec::new();
-                if let Some(doc) = Self::doc_attr(address, v, u, "policy", &mut bad) {
+                if let Some(doc) = self.doc_attr(address, v, u, "policy", &mut bad) {
                     out.push(Fact::Managed { arn, doc });
                 }
                 out.extend(bad);
@@ -776,7 +781,8 @@ impl Ctx<'_> {
                     return out;
                 };
                 let mut bad = Vec::new();
-                let doc = Self::doc_attr(address, v, u, "inline_policy", &mut bad)
+                let doc = self
+                    .doc_attr(address, v, u, "inline_policy", &mut bad)
                     .unwrap_or_else(|| Err(format!("`{address}`: no `inline_policy`")));
                 out.extend(bad);
                 out.push(Fact::Inline {

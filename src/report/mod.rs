@@ -2,6 +2,7 @@
 
 pub mod markdown;
 pub(crate) mod row;
+pub mod sarif;
 pub(crate) mod summary;
 
 use std::io::Write;
@@ -26,6 +27,8 @@ pub enum RowWriter<W: Write> {
     /// Rows collected for a Markdown comment, rendered with the summary by the caller
     /// ([`RowWriter::markdown`]).
     Markdown(W, Box<markdown::Markdown>),
+    /// Rows collected for a SARIF log, rendered by the caller ([`RowWriter::sarif`]).
+    Sarif(W, Box<sarif::Sarif>),
 }
 
 impl<W: Write> RowWriter<W> {
@@ -57,6 +60,18 @@ impl<W: Write> RowWriter<W> {
                 m.add(r);
                 Ok(())
             }
+            RowWriter::Sarif(_, s) => {
+                s.add(r);
+                Ok(())
+            }
+        }
+    }
+
+    /// The SARIF collector, for a writer of that format.
+    pub fn sarif(&self) -> Option<&sarif::Sarif> {
+        match self {
+            RowWriter::Sarif(_, s) => Some(s),
+            _ => None,
         }
     }
 
@@ -72,7 +87,10 @@ impl<W: Write> RowWriter<W> {
     pub fn into_inner(self) -> std::io::Result<W> {
         match self {
             RowWriter::Csv(w) => w.into_inner().map_err(|e| e.into_error()),
-            RowWriter::Jsonl(mut w) | RowWriter::Nothing(mut w) | RowWriter::Markdown(mut w, _) => {
+            RowWriter::Jsonl(mut w)
+            | RowWriter::Nothing(mut w)
+            | RowWriter::Markdown(mut w, _)
+            | RowWriter::Sarif(mut w, _) => {
                 w.flush()?;
                 Ok(w)
             }
