@@ -323,6 +323,7 @@ fn pipeline(c: &mut Criterion) {
         candidates: vec![PolicySet::from_documents(vec![policy])],
         baseline: None,
         principals: vec![],
+        accept: None,
         inventory,
         since: None,
         until: None,

@@ -169,6 +169,10 @@ pub struct ReplayArgs {
     /// Write the summary as JSON to this file
     #[arg(long = "summary")]
     pub summary: Option<PathBuf>,
+    /// Changes reviewed and accepted (TOML: `[[accept]]` entries with principal, action,
+    /// target, change, reason, expires): accepted rows say so and `--fail-on` ignores them
+    #[arg(long = "accept", value_name = "FILE")]
+    pub accept: Option<PathBuf>,
     /// Exit 1 when a change of this kind occurred; repeatable
     #[arg(long = "fail-on", value_enum)]
     pub fail_on: Vec<FailOn>,

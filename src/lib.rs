@@ -35,6 +35,7 @@
 //! ```
 
 #![warn(missing_docs)]
+pub mod accept;
 pub mod arn;
 mod cli;
 mod commands;

@@ -715,6 +715,7 @@ proptest! {
             candidates: vec![trailreplay::policy::set::PolicySet::from_documents(vec![policy])],
             baseline: None,
             principals: vec![],
+            accept: None,
             inventory: Default::default(),
             since: None,
             until: None,

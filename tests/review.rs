@@ -755,3 +755,95 @@ fn sarif_with_no_change_is_a_valid_empty_run() {
         "newly-denied"
     );
 }
+
+#[test]
+fn accepted_changes_keep_their_change_and_do_not_fail_the_gate() {
+    let dir = tempdir();
+    let accept = dir.path().join("accept.toml");
+    let write = |text: &str| std::fs::write(&accept, text).expect("write");
+    let accept_arg = accept.to_str().expect("utf8").to_string();
+    let summary = dir.path().join("summary.json");
+    let gate = |extra: &[&str]| {
+        let mut args = vec![
+            "--candidate",
+            "samples/policies/seed-2a-instance-tag.json",
+            "--accept",
+            accept_arg.as_str(),
+            "--fail-on",
+            "newly-denied",
+            "--summary",
+            summary.to_str().expect("utf8"),
+        ];
+        args.extend_from_slice(extra);
+        replay(&args)
+    };
+    // The Ops role's and the SSO admin's losses are reviewed; alice's is not.
+    write(
+        r#"
+[[accept]]
+principal = "arn:aws:sts::*:assumed-role/Ops/*"
+change = "newly_denied"
+reason = "Ops moves to port forwarding only (CHG-1234)"
+expires = 2099-01-31
+
+[[accept]]
+principal = "arn:aws:sts::*:assumed-role/AWSReservedSSO_Admin_*"
+reason = "admins use break-glass (CHG-1235)"
+expires = 2099-01-31
+
+[[accept]]
+principal = "arn:aws:iam::*:user/nobody"
+reason = "matches nothing"
+expires = 2099-01-31
+
+[[accept]]
+principal = "*"
+reason = "long gone"
+expires = 2001-01-01
+"#,
+    );
+    let r = gate(&[]);
+    assert_eq!(r.code, 1, "alice's change is not accepted: {}", r.stderr);
+    assert!(r.stderr.contains("expired on 2001-01-01"), "{}", r.stderr);
+    let lines = r.json_lines();
+    for v in &lines {
+        let principal = v["principal_arn"].as_str().unwrap_or("");
+        let accepted = v["accepted"].as_str().unwrap_or("");
+        if principal.contains("assumed-role/Ops/") && v["change"] == "newly_denied" {
+            assert_eq!(accepted, "Ops moves to port forwarding only (CHG-1234)");
+        } else if principal.contains("AWSReservedSSO_Admin_") {
+            assert_eq!(accepted, "admins use break-glass (CHG-1235)");
+            assert_eq!(
+                v["change"], "newly_denied",
+                "accepted rows keep their change"
+            );
+        } else {
+            assert_eq!(accepted, "", "{v}");
+        }
+    }
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).expect("summary")).expect("JSON");
+    assert_eq!(s["changes"]["newly_denied"], 7);
+    assert_eq!(s["accepted"]["newly_denied"], 6);
+    let stale = s["stale_accepts"].as_array().expect("stale");
+    assert_eq!(stale.len(), 1, "{stale:?}");
+    assert!(stale[0].as_str().unwrap_or("").contains("user/nobody"));
+    // Accepting alice's too: the gate passes, every change still reported.
+    let mut all = std::fs::read_to_string(&accept).expect("read");
+    all.push_str(
+        "\n[[accept]]\nprincipal = \"arn:aws:iam::987654321098:user/alice\"\naction = \"ssm:TerminateSession\"\ntarget = \"i-0a1b2c3d4e5f60001\"\nreason = \"alice stops ending bob's sessions\"\nexpires = 2099-01-31\n",
+    );
+    write(&all);
+    let r = gate(&[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json_lines().len(), lines.len());
+    // A malformed file: exit 2, naming file, line and column.
+    write("[[accept]]\nprincipal = \"*\"\nreason = \"r\"\nexpires = 2099-01-31\nowner = \"me\"\n");
+    let r = gate(&[]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!("{accept_arg}:5:1")) && r.stderr.contains("owner"),
+        "{}",
+        r.stderr
+    );
+}

@@ -323,6 +323,23 @@ fn build_config(a: &ReplayArgs) -> Result<(ReplayConfig, Vec<String>), ConfigErr
         accounts: a.scope.accounts.clone(),
         regions: a.scope.regions.clone(),
         principals,
+        accept: match &a.accept {
+            None => None,
+            Some(p) => {
+                let text = config::read_text(p)?;
+                let list = crate::accept::AcceptList::parse(
+                    &config::display(p),
+                    &text,
+                    chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now())
+                        .date_naive(),
+                )
+                .map_err(|e| ConfigError::Argument(e.to_string()))?;
+                for w in &list.warnings {
+                    warning(w);
+                }
+                Some(list)
+            }
+        },
     };
     Ok((cfg, names))
 }
@@ -808,7 +825,9 @@ fn gate(a: &ReplayArgs, names: &[String], summaries: &[report::Summary]) -> Exit
     // `--fail-on` applies to every candidate; with several, the message names which.
     for (name, s) in names.iter().zip(summaries) {
         let count = |c: Change| s.changes.get(c.as_str()).copied().unwrap_or(0);
-        let hit = |c: Change| count(c) > 0;
+        let accepted = |c: Change| s.accepted.get(c.as_str()).copied().unwrap_or(0);
+        // Accepted changes were reviewed: they do not fail the gate.
+        let hit = |c: Change| count(c) > accepted(c);
         let failed = a.fail_on.iter().any(|f| match f {
             FailOn::NewlyDenied => hit(Change::NewlyDenied),
             FailOn::NewlyAllowed => hit(Change::NewlyAllowed),

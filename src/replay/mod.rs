@@ -63,6 +63,8 @@ pub struct ReplayConfig {
     /// Only events of principals matching one of these (`--principal`, on the principal ARN
     /// as reported; `*` matches any text, `/` included); empty: every principal.
     pub principals: Vec<Pattern>,
+    /// Changes reviewed and accepted (`--accept`).
+    pub accept: Option<crate::accept::AcceptList>,
 }
 
 /// How far before `--since` StartSession events are read for the session index: a session
@@ -534,7 +536,10 @@ pub fn run(
         }
         for (i, (row, tally)) in rows.into_rows().zip(tallies.iter_mut()).enumerate() {
             match row {
-                Some(r) => {
+                Some(mut r) => {
+                    if let Some(reason) = cfg.accept.as_ref().and_then(|a| a.reason_for(&r)) {
+                        r.accepted = reason.to_string();
+                    }
                     tally.add_row(&r);
                     if write_error.is_none() {
                         if let Err(e) = sink(i, r) {
@@ -560,6 +565,9 @@ pub fn run(
             }
         })
         .collect();
+    if let Some(a) = &cfg.accept {
+        summary.stale_accepts = a.stale();
+    }
     let summaries = tallies
         .into_iter()
         .map(|t| {

@@ -152,6 +152,7 @@ mod tests {
             file: "f".into(),
             recorded_reason: String::new(),
             explanation: None,
+            accepted: String::new(),
             skip: None,
         }
     }

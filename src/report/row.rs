@@ -57,6 +57,8 @@ pub struct Row {
     /// For a changed event, what decided on each side and why (JSON lines: structured; CSV:
     /// one line, the last column).
     pub explanation: Option<Box<Explained>>,
+    /// The reason of the `--accept` entry that accepts this change, else empty.
+    pub accepted: String,
     /// For a skipped event, the kind of reason (the summary groups by it).
     #[serde(skip)]
     pub skip: Option<SkipKind>,
@@ -229,7 +231,7 @@ fn get_change(r: &mut wire::Reader<'_>) -> std::io::Result<Change> {
 }
 
 /// The report's columns, in order.
-pub const COLUMNS: [&str; 20] = [
+pub const COLUMNS: [&str; 21] = [
     "event_id",
     "event_time",
     "event_name",
@@ -250,6 +252,7 @@ pub const COLUMNS: [&str; 20] = [
     "file",
     "recorded_reason",
     "explanation",
+    "accepted",
 ];
 
 impl Row {
@@ -359,6 +362,7 @@ impl Row {
                 .map(|r| r.to_string())
                 .unwrap_or_default(),
             explanation: None,
+            accepted: String::new(),
             skip: None,
         }
     }
@@ -395,7 +399,7 @@ impl Row {
 
     /// Reads back what [`Row::encode`] wrote.
     pub(crate) fn decode(r: &mut wire::Reader<'_>) -> std::io::Result<Row> {
-        let mut texts: [String; 16] = Default::default();
+        let mut texts: [String; 17] = Default::default();
         for t in texts.iter_mut() {
             *t = r.string()?;
         }
@@ -407,7 +411,7 @@ impl Row {
             i => Some(SkipKind::from_index(i).ok_or_else(|| wire::invalid("skip reason"))?),
         };
         let explanation = get_explained(r)?;
-        let [event_id, event_time, event_name, account, region, principal_arn, principal_type, source_ip, target, session_id, resources, error_code, candidate_reason, baseline_reason, file, recorded_reason] =
+        let [event_id, event_time, event_name, account, region, principal_arn, principal_type, source_ip, target, session_id, resources, error_code, candidate_reason, baseline_reason, file, recorded_reason, accepted] =
             texts;
         Ok(Row {
             event_id,
@@ -430,12 +434,13 @@ impl Row {
             file,
             recorded_reason,
             explanation,
+            accepted,
             skip,
         })
     }
 
     /// The text columns, in [`Row::decode`]'s order.
-    fn texts(&self) -> [&str; 16] {
+    fn texts(&self) -> [&str; 17] {
         [
             &self.event_id,
             &self.event_time,
@@ -453,11 +458,12 @@ impl Row {
             &self.baseline_reason,
             &self.file,
             &self.recorded_reason,
+            &self.accepted,
         ]
     }
 
     /// The cells, in [`COLUMNS`] order.
-    pub(crate) fn cells(&self) -> [std::borrow::Cow<'_, str>; 20] {
+    pub(crate) fn cells(&self) -> [std::borrow::Cow<'_, str>; 21] {
         let word = |v: Option<Verdict>| v.map_or("", Verdict::as_str);
         let explanation = self
             .explanation
@@ -485,6 +491,7 @@ impl Row {
             std::borrow::Cow::Borrowed(&self.file),
             std::borrow::Cow::Borrowed(&self.recorded_reason),
             std::borrow::Cow::Owned(explanation),
+            std::borrow::Cow::Borrowed(&self.accepted),
         ]
     }
 }
@@ -517,6 +524,7 @@ mod tests {
             file: "f#1".into(),
             recorded_reason: String::new(),
             explanation: None,
+            accepted: String::new(),
             skip: None,
         };
         let round_trip = |row: &Row| {
@@ -557,6 +565,7 @@ mod tests {
             file: "f#1".into(),
             recorded_reason: String::new(),
             explanation: None,
+            accepted: String::new(),
             skip: None,
         };
         let own = |d: Decision, c: Change, why: &str| Own {

@@ -90,6 +90,7 @@ pub struct Tally {
     changes: BTreeMap<Change, u64>,
     by_action: BTreeMap<(String, Change), u64>,
     skipped_reasons: BTreeMap<SkipKind, u64>,
+    accepted: BTreeMap<Change, u64>,
     /// Unchanged events counted without a row, per action.
     pub unchanged: BTreeMap<String, u64>,
     rows: u64,
@@ -102,6 +103,9 @@ impl Tally {
     pub fn add_row(&mut self, r: &Row) {
         self.rows += 1;
         *self.changes.entry(r.change).or_default() += 1;
+        if !r.accepted.is_empty() {
+            *self.accepted.entry(r.change).or_default() += 1;
+        }
         *self
             .by_action
             .entry((r.event_name.clone(), r.change))
@@ -166,6 +170,9 @@ impl Tally {
         for (k, n) in changes {
             *summary.changes.entry(k.as_str().to_string()).or_default() += n;
         }
+        for (k, n) in self.accepted {
+            *summary.accepted.entry(k.as_str().to_string()).or_default() += n;
+        }
         for ((action, change), n) in by_action {
             *summary
                 .by_action
@@ -216,6 +223,13 @@ pub struct Summary {
     pub skipped_reasons: BTreeMap<String, u64>,
     /// Events by change.
     pub changes: BTreeMap<String, u64>,
+    /// Of those, events an `--accept` entry accepts, by change (`--fail-on` does not count
+    /// them).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub accepted: BTreeMap<String, u64>,
+    /// `--accept` entries that matched no event (`FILE:LINE: principal (reason)`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stale_accepts: Vec<String>,
     /// Events by action and change.
     pub by_action: BTreeMap<String, BTreeMap<String, u64>>,
     /// The principals with the most changed events.
@@ -307,7 +321,20 @@ impl Summary {
         let _ = writeln!(s, "changes");
         for c in Change::ALL {
             let n = self.changes.get(c.as_str()).copied().unwrap_or(0);
-            let _ = writeln!(s, "  {:<14} {n:>8}", c.as_str());
+            match self.accepted.get(c.as_str()) {
+                Some(a) => {
+                    let _ = writeln!(s, "  {:<14} {n:>8}  ({a} accepted)", c.as_str());
+                }
+                None => {
+                    let _ = writeln!(s, "  {:<14} {n:>8}", c.as_str());
+                }
+            }
+        }
+        if !self.stale_accepts.is_empty() {
+            let _ = writeln!(s, "accept entries that matched nothing (stale):");
+            for e in &self.stale_accepts {
+                let _ = writeln!(s, "  {}", for_terminal(e));
+            }
         }
         if !self.by_action.is_empty() {
             let _ = writeln!(s);
@@ -499,6 +526,7 @@ mod tests {
             file: String::new(),
             recorded_reason: String::new(),
             explanation: None,
+            accepted: String::new(),
             skip: Some(kind),
         }
     }
