@@ -150,6 +150,14 @@ pub struct ReplayArgs {
     /// resource,key,value; repeatable
     #[arg(long = "inventory")]
     pub inventory: Vec<PathBuf>,
+    /// When the --inventory snapshot was taken (ISO 8601; default: after the last event, i.e.
+    /// now): tags changed between an event and this time are unknown for the event
+    #[arg(long = "inventory-time", value_name = "TIME")]
+    pub inventory_time: Option<String>,
+    /// AWS Config history of resource tags: `aws configservice get-resource-config-history`
+    /// output; repeatable (the API returns at most seven days per call)
+    #[arg(long = "config-history", value_name = "FILE")]
+    pub config_history: Vec<PathBuf>,
     #[command(flatten)]
     pub scope: ScopeArgs,
     /// Report format: csv (changes, one row per event), jsonl (the same rows as JSON lines),

@@ -499,6 +499,15 @@ pub fn decode_part(path: &Path, opts: DecodeOptions) -> FileOutcome {
             .and_then(|r| decode::event::classify(&r, &file, l.index));
         match decoded {
             Ok(Decoded::Session(ev)) => out.events.push(*ev),
+            Ok(Decoded::Tagging { .. }) => {
+                // Tag changes kept for tags in time.
+                if opts.tags {
+                    if let Ok(v) = serde_json::from_str::<serde_json::Value>(l.record.get()) {
+                        out.tag_records
+                            .extend(decode::tagging::tag_records(&v, &file, l.index));
+                    }
+                }
+            }
             Ok(_) => out.record_errors.push(format!(
                 "line {number}: not a Session Manager record ({} #{})",
                 file,

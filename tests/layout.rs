@@ -67,7 +67,7 @@ fn rows(path: &Path) -> Vec<Value> {
 #[test]
 fn every_layout_gives_the_same_report() {
     let records = sample_records();
-    assert_eq!(records.len(), 19);
+    assert_eq!(records.len(), 22);
     let baseline = rows(&sample("AWSLogs"));
     assert_eq!(baseline.len(), 15);
     let dir = tempdir();

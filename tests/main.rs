@@ -16,3 +16,4 @@ mod scale;
 mod seed;
 mod spark;
 mod subset;
+mod tags;

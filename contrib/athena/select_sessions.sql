@@ -9,9 +9,15 @@ UNLOAD (
     SELECT *
     FROM cloudtrail_logs_pp
     WHERE "timestamp" BETWEEN '2026/09/30' AND '2026/10/31'
-      AND eventsource = 'ssm.amazonaws.com'
-      AND eventname IN ('StartSession', 'TerminateSession', 'ResumeSession',
-                        'DescribeSessions', 'GetConnectionStatus')
+      AND ((eventsource = 'ssm.amazonaws.com'
+            AND eventname IN ('StartSession', 'TerminateSession', 'ResumeSession',
+                              'DescribeSessions', 'GetConnectionStatus'))
+           -- The calls that change resource tags (tags as they were at each session).
+           OR (errorcode IS NULL
+               AND ((eventsource = 'ec2.amazonaws.com'
+                     AND eventname IN ('CreateTags', 'DeleteTags', 'RunInstances'))
+                    OR (eventsource = 'ssm.amazonaws.com'
+                        AND eventname IN ('AddTagsToResource', 'RemoveTagsFromResource')))))
 )
 TO 's3://amzn-s3-demo-bucket/trailreplay/2026-10/'
 WITH (format = 'JSON', compression = 'GZIP');

@@ -25,6 +25,15 @@ SESSION_EVENTS = {
     "DescribeSessions",
     "GetConnectionStatus",
 }
+# Calls that change resource tags: trailreplay rebuilds each session's tags at its time from
+# them (README, "Tags as they were"); failed calls change nothing and are left out.
+TAGGING = {
+    ("ec2.amazonaws.com", "CreateTags"),
+    ("ec2.amazonaws.com", "DeleteTags"),
+    ("ec2.amazonaws.com", "RunInstances"),
+    ("ssm.amazonaws.com", "AddTagsToResource"),
+    ("ssm.amazonaws.com", "RemoveTagsFromResource"),
+}
 WS = " \t\r\n"
 
 
@@ -88,7 +97,7 @@ def process(item):
     path, data = item
     source = path[len("file:"):] if path.startswith("file:") else path
     stats = {"bytes": 0, "records": 0, "session_events": 0, "other_ssm": 0, "other_service": 0,
-             "not_records": 0, "malformed": 0}
+             "not_records": 0, "malformed": 0, "tag_events": 0}
     lines, events = [], {}
     try:
         text = text_of(data)
@@ -97,6 +106,15 @@ def process(item):
             stats["records"] += 1
             if not isinstance(rec, dict) or "eventSource" not in rec:
                 stats["not_records"] += 1
+                continue
+            if (rec.get("eventSource"), rec.get("eventName")) in TAGGING:
+                ssm = rec.get("eventSource") == "ssm.amazonaws.com"
+                stats["other_ssm" if ssm else "other_service"] += 1
+                if not rec.get("errorCode"):
+                    stats["tag_events"] += 1
+                    raw = raw.replace("\r", " ").replace("\n", " ")
+                    lines.append('{"source":%s,"index":%d,"record":%s}'
+                                 % (json.dumps(source), index, raw))
                 continue
             if rec.get("eventSource") != "ssm.amazonaws.com":
                 stats["other_service"] += 1
@@ -139,7 +157,8 @@ def main(argv):
 
     records = {k: 0 for k in ("bytes", "records", "prefiltered", "parsed", "session_events",
                               "other_ssm", "other_service", "not_records", "malformed",
-                              "malformed_ssm", "oversize", "non_object_elements", "verify_misses")}
+                              "malformed_ssm", "oversize", "non_object_elements", "verify_misses",
+                              "tag_events")}
     events, inputs_with_events, problems = {}, [], []
     failed = without_records = 0
     for stats, per_file, name, problem in sorted(results, key=lambda r: r[2]):

@@ -76,6 +76,46 @@ S_ALICE, S_BOB, S_CAROL, S_DAVE = ("alice-0a1b2c3d4e5f6a7b8", "bob-09f8e7d6c5b4a
                                     "dave@example.com-5e4d3c2b1a0f9e8d7")
 noise = lambda when, src, name, who: rec(when, name, who, {"maxResults": 50}, None, None, src)
 
+def ec2(when, name, who, params, response, event_id, error=None):
+    # EC2 calls that change tags, shaped as CloudTrail writes them (lowercased members; see
+    # src/decode/tagging.rs). Their IDs are their own so that the session events keep theirs.
+    r = {"eventVersion": "1.09", "userIdentity": who, "eventTime": when, "eventSource": "ec2.amazonaws.com",
+         "eventName": name, "awsRegion": REGION, "sourceIPAddress": "203.0.113.10",
+         "userAgent": "aws-cli/2.17.0 md/command#ec2", "requestParameters": params,
+         "responseElements": response, "requestID": f"10000000-0000-4000-8000-{event_id[-12:]}",
+         "eventID": event_id, "readOnly": False, "eventType": "AwsApiCall", "managementEvent": True,
+         "recipientAccountId": ACCOUNT, "eventCategory": "Management"}
+    if error:
+        r["errorCode"], r["errorMessage"] = error
+    return r
+
+def tag_items(pairs):
+    return {"items": [{"key": k, "value": v} if v is not None else {"key": k} for k, v in pairs]}
+
+# The re-tagging story (README, "Tags as they were"): bob fails to tag the Payroll instance as a
+# web server; i-...0099 is launched tagged Finance=WebServers minutes before alice's session on
+# it (it was terminated since: today's inventory does not list it); i-...0003 loses a Finance
+# tag after carol's session, so its value at her session is not known.
+TAG_FAILED = ec2("2024-09-02T10:02:00Z", "CreateTags", BOB,
+                 {"resourcesSet": {"items": [{"resourceId": I2}]}, "tagSet": tag_items([("Finance", "WebServers")])},
+                 None, "t0000000-0000-4000-8000-000000000001",
+                 ("Client.UnauthorizedOperation", "You are not authorized to perform this operation."))
+LAUNCH_I9 = ec2("2024-09-03T09:10:00Z", "RunInstances", ALICE,
+                {"instancesSet": {"items": [{"imageId": "ami-0example0000000001", "minCount": 1, "maxCount": 1}]},
+                 "instanceType": "t3.micro",
+                 "tagSpecificationSet": {"items": [{"resourceType": "instance", "tags": [{"key": "Finance", "value": "WebServers"}]}]}},
+                {"requestId": "10000000-0000-4000-8000-000000000002", "reservationId": "r-0example000000009",
+                 "ownerId": ACCOUNT, "groupSet": {},
+                 "instancesSet": {"items": [{"instanceId": I9, "imageId": "ami-0example0000000001",
+                                             "instanceState": {"code": 0, "name": "pending"},
+                                             "instanceType": "t3.micro",
+                                             "tagSet": {"items": [{"key": "Finance", "value": "WebServers"}]}}]}},
+                "t0000000-0000-4000-8000-000000000002")
+UNTAG_I3 = ec2("2024-09-03T09:45:00Z", "DeleteTags", DAVE,
+               {"resourcesSet": {"items": [{"resourceId": I3}]}, "tagSet": tag_items([("Finance", None)])},
+               {"requestId": "10000000-0000-4000-8000-000000000003", "_return": True},
+               "t0000000-0000-4000-8000-000000000003")
+
 day1 = [
     start("2024-09-02T09:05:11Z", ALICE, I1, S_ALICE),
     noise("2024-09-02T09:05:30Z", "ec2.amazonaws.com", "DescribeInstances", ALICE),
@@ -113,9 +153,9 @@ def write(day, stamp, suffix, records, pretty=False):
     open(path, "wb").write(buf.getvalue())
 
 write("02", "20240902T0905Z", "Q1w2E3r4T5y6U7i8", day1[:4])
-write("02", "20240902T1000Z", "A1s2D3f4G5h6J7k8", day1[4:])
+write("02", "20240902T1000Z", "A1s2D3f4G5h6J7k8", day1[4:6] + [TAG_FAILED] + day1[6:])
 write("03", "20240903T0800Z", "Z1x2C3v4B5n6M7q8", day2[:6], pretty=True)
-write("03", "20240903T0900Z", "P0o9I8u7Y6t5R4e3", day2[6:] + [dup])
+write("03", "20240903T0900Z", "P0o9I8u7Y6t5R4e3", day2[6:7] + [LAUNCH_I9] + day2[7:] + [UNTAG_I3, dup])
 dig = f"{ROOT}/{ACCOUNT}/CloudTrail-Digest/{REGION}/2024/09/03"
 os.makedirs(dig, exist_ok=True)
 buf = io.BytesIO()

@@ -28,6 +28,8 @@ pub fn run(a: ExtractArgs) -> ExitCode {
         force: a.force,
         decode: DecodeOptions {
             verify: a.verify,
+            // Tag changes travel with the session records: a subset replays tags in time.
+            tags: true,
             ..DecodeOptions::default()
         },
         part_bytes: u64::from(a.part_size) << 20,

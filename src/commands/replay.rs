@@ -263,6 +263,46 @@ fn build_config(a: &ReplayArgs) -> Result<(ReplayConfig, Vec<String>), ConfigErr
     for c in &mut candidates {
         c.scps = [scps.clone(), candidate_scps.clone()].concat();
     }
+    // The resource tag keys each side's policies read (session tags, `aws:ssmmessages:*`, are
+    // not resource tags of a target): tags in time applies when there are some.
+    let keys_of = |s: &PolicySet| -> Vec<String> {
+        s.all_policies()
+            .flat_map(|p| &p.statements)
+            .flat_map(|s| &s.conditions)
+            .filter_map(|c| {
+                ["ssm:resourcetag/", "aws:resourcetag/"]
+                    .iter()
+                    .find_map(|p| c.key.strip_prefix(p))
+                    .filter(|k| !k.starts_with("aws:ssmmessages:"))
+                    .map(str::to_string)
+            })
+            .collect()
+    };
+    let base_keys = baseline.as_ref().map(keys_of).unwrap_or_default();
+    let tag_keys: Vec<Vec<String>> = candidates
+        .iter()
+        .map(|c| {
+            let mut k = keys_of(c);
+            k.extend(base_keys.iter().cloned());
+            k.sort();
+            k.dedup();
+            k
+        })
+        .collect();
+    let reads_tags = tag_keys.iter().any(|k| !k.is_empty());
+    let mut config_history = Vec::new();
+    for p in &a.config_history {
+        let text = config::read_text(p)?;
+        let items = crate::mapping::history::config_items(&text)
+            .map_err(|e| ConfigError::Argument(format!("{}: {e}", config::display(p))))?;
+        config_history.extend(items);
+    }
+    let inventory_time = match &a.inventory_time {
+        None => None,
+        Some(t) => Some(timefmt::parse_datetime(t).ok_or_else(|| {
+            ConfigError::Argument(format!("`--inventory-time {t}`: not an ISO 8601 time"))
+        })?),
+    };
     let principals = a
         .principals
         .iter()
@@ -315,6 +355,7 @@ fn build_config(a: &ReplayArgs) -> Result<(ReplayConfig, Vec<String>), ConfigErr
         until,
         decode: DecodeOptions {
             verify: a.verify,
+            tags: reads_tags,
             ..DecodeOptions::default()
         },
         keep_unchanged: a.all,
@@ -323,6 +364,10 @@ fn build_config(a: &ReplayArgs) -> Result<(ReplayConfig, Vec<String>), ConfigErr
         accounts: a.scope.accounts.clone(),
         regions: a.scope.regions.clone(),
         principals,
+        tags_in_time: reads_tags,
+        tag_keys,
+        config_history,
+        inventory_time,
         accept: match &a.accept {
             None => None,
             Some(p) => {

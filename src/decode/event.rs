@@ -169,6 +169,12 @@ pub enum Decoded {
     Other,
     /// Valid JSON, but not a CloudTrail record (no `eventSource`/`eventName`).
     NotARecord,
+    /// A call that changes resource tags (see `decode::tagging`); `ssm` says whether it is a
+    /// Systems Manager call (counted with the other SSM calls) or another service's.
+    Tagging {
+        /// An `ssm.amazonaws.com` record.
+        ssm: bool,
+    },
 }
 
 fn field(problems: &mut Vec<String>, name: &str, v: &Loose<'_>) -> Option<String> {
@@ -205,6 +211,11 @@ pub fn classify(
     let (Some(source), Some(name)) = (r.event_source.str(), r.event_name.str()) else {
         return Ok(Decoded::NotARecord);
     };
+    if super::tagging::is_tagging(source, name) {
+        return Ok(Decoded::Tagging {
+            ssm: source == SSM_SOURCE,
+        });
+    }
     if source != SSM_SOURCE {
         return Ok(Decoded::Other);
     }

@@ -10,6 +10,7 @@
 pub(crate) mod athena;
 pub(crate) mod event;
 pub(crate) mod record;
+pub(crate) mod tagging;
 // Public but hidden and undocumented: for the property tests and fuzz targets, not the API.
 #[doc(hidden)]
 #[allow(missing_docs)]
@@ -57,6 +58,10 @@ pub struct FileStats {
     pub non_object_elements: u64,
     /// With `--verify`: session events the pre-filter would have missed (should be 0).
     pub verify_misses: u64,
+    /// Successful calls that changed resource tags, read for tags in time (counted also as
+    /// other calls above).
+    #[serde(default)]
+    pub tag_events: u64,
 }
 
 impl FileStats {
@@ -80,6 +85,7 @@ impl FileStats {
         self.oversize += o.oversize;
         self.non_object_elements += o.non_object_elements;
         self.verify_misses += o.verify_misses;
+        self.tag_events += o.tag_events;
     }
 }
 
@@ -94,6 +100,8 @@ pub struct FileOutcome {
     pub record_errors: Vec<String>,
     /// Why the file could not be read to the end, if it could not.
     pub fatal: Option<String>,
+    /// Tag changes (with [`DecodeOptions::tags`]).
+    pub tag_records: Vec<crate::mapping::history::TagRecord>,
 }
 
 /// Options for decoding.
@@ -103,6 +111,8 @@ pub struct DecodeOptions {
     pub verify: bool,
     /// The longest record accepted, in bytes.
     pub max_record: usize,
+    /// Also read the calls that change resource tags (tags in time).
+    pub tags: bool,
 }
 
 impl Default for DecodeOptions {
@@ -110,6 +120,7 @@ impl Default for DecodeOptions {
         DecodeOptions {
             verify: false,
             max_record: MAX_RECORD_BYTES,
+            tags: false,
         }
     }
 }
@@ -124,6 +135,8 @@ struct Finders {
     session: memmem::Finder<'static>,
     status: memmem::Finder<'static>,
     event_source: memmem::Finder<'static>,
+    tags: memmem::Finder<'static>,
+    run: memmem::Finder<'static>,
 }
 
 fn finders() -> &'static Finders {
@@ -135,6 +148,8 @@ fn finders() -> &'static Finders {
         status: memmem::Finder::new(b"GetConnectionStatus"),
         // Unquoted: inside `lookup-events` output the record is a JSON string (`\"eventSource\"`).
         event_source: memmem::Finder::new(b"eventSource"),
+        tags: memmem::Finder::new(b"Tags"),
+        run: memmem::Finder::new(b"RunInstances"),
     })
 }
 
@@ -148,6 +163,13 @@ pub fn prefilter(bytes: &[u8]) -> bool {
     }
     f.source.find(bytes).is_some()
         && (f.session.find(bytes).is_some() || f.status.find(bytes).is_some())
+}
+
+/// Could this record change resource tags? (`CreateTags`, `DeleteTags`, `AddTagsToResource`,
+/// `RemoveTagsFromResource` contain `Tags`; and `RunInstances`.)
+pub fn prefilter_tags(bytes: &[u8]) -> bool {
+    let f = finders();
+    f.tags.find(bytes).is_some() || f.run.find(bytes).is_some()
 }
 
 /// Decodes one stream of log data (already decompressed).
@@ -172,7 +194,8 @@ pub fn decode_stream_keeping<R: Read>(
     let result = scan::scan_with_buffer(reader, opts.max_record, &mut buffer, |_, index, bytes| {
         let st = &mut out.stats;
         let candidate = prefilter(bytes);
-        if !candidate && !opts.verify {
+        let tagging = opts.tags && !candidate && prefilter_tags(bytes);
+        if !candidate && !tagging && !opts.verify {
             // Without the bytes `eventSource` (and without a `\u` escape, which the pre-filter
             // passes on) an object cannot be a CloudTrail record: policy files or other JSON
             // given as logs by mistake are counted as such, never as records read.
@@ -195,6 +218,7 @@ pub fn decode_stream_keeping<R: Read>(
             Err(e) => Err(e),
         };
         let mut decoded = parsed.and_then(|r| event::classify(&r, file, index));
+        let mut converted: Option<String> = None;
         if matches!(decoded, Ok(Decoded::NotARecord)) && athena::looks_like_row(bytes) {
             // A row of Athena's CloudTrail table: the record it stands for.
             if let Some(text) = athena::to_record(bytes) {
@@ -207,6 +231,7 @@ pub fn decode_stream_keeping<R: Read>(
                         }
                         other => other,
                     });
+                converted = Some(text);
             }
         }
         match decoded {
@@ -217,6 +242,37 @@ pub fn decode_stream_keeping<R: Read>(
                 st.session_events += 1;
                 keep(index, bytes);
                 out.events.push(*ev);
+            }
+            Ok(Decoded::Tagging { ssm }) => {
+                if ssm {
+                    st.other_ssm += 1;
+                } else {
+                    st.other_service += 1;
+                }
+                if opts.tags {
+                    let record = converted.as_deref().map_or(bytes, str::as_bytes);
+                    let v: Option<serde_json::Value> = serde_json::from_slice(record).ok();
+                    let records = v
+                        .map(|v| {
+                            // EventBridge and lookup-events envelopes carry the record inside.
+                            let inner = v
+                                .get("detail")
+                                .cloned()
+                                .or_else(|| {
+                                    v.get("CloudTrailEvent")
+                                        .and_then(serde_json::Value::as_str)
+                                        .and_then(|t| serde_json::from_str(t).ok())
+                                })
+                                .unwrap_or(v);
+                            tagging::tag_records(&inner, file, index)
+                        })
+                        .unwrap_or_default();
+                    if !records.is_empty() {
+                        st.tag_events += 1;
+                        keep(index, bytes);
+                    }
+                    out.tag_records.extend(records);
+                }
             }
             Ok(Decoded::OtherSsm) => st.other_ssm += 1,
             Ok(Decoded::Other) => st.other_service += 1,

@@ -12,4 +12,4 @@ pub(crate) mod worlds;
 pub use authorize::{
     evaluate, Deciding, Decision, Evaluation, PolicyKind, PolicyStack, ResourceEvaluation,
 };
-pub use request::{Conditional, Context, KeyValue, Request, Resource, TagState};
+pub use request::{Conditional, Context, KeyValue, PartialTags, Request, Resource, TagState};

@@ -27,6 +27,20 @@ pub enum TagState {
     Known(Arc<HashMap<String, String>>),
     /// The resource's tags are not known.
     Unknown,
+    /// Some keys known (present or absent), some not: tags rebuilt in time, where a change
+    /// between the event and the snapshot leaves a key's earlier value unknown.
+    Partial(Arc<PartialTags>),
+}
+
+/// Tags of which some keys are known (present or absent) and some are not.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PartialTags {
+    /// Known keys (lowercased): `Some(value)` present, `None` absent.
+    pub values: HashMap<String, Option<String>>,
+    /// Keys (lowercased) whose value is not known.
+    pub unknown: std::collections::HashSet<String>,
+    /// Keys in neither set are unknown (else absent).
+    pub others_unknown: bool,
 }
 
 impl TagState {
@@ -54,6 +68,17 @@ impl TagState {
                 None => KeyState::Absent,
             },
             TagState::Unknown => KeyState::Unknown,
+            TagState::Partial(p) => {
+                if p.unknown.contains(key) {
+                    return KeyState::Unknown;
+                }
+                match p.values.get(key) {
+                    Some(Some(v)) => KeyState::Present(std::slice::from_ref(v)),
+                    Some(None) => KeyState::Absent,
+                    None if p.others_unknown => KeyState::Unknown,
+                    None => KeyState::Absent,
+                }
+            }
         }
     }
 }

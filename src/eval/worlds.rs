@@ -411,6 +411,13 @@ fn with_tag(tags: &TagState, tag: &str, value: Option<String>) -> TagState {
     let mut map = match tags {
         TagState::Known(m) => (**m).clone(),
         TagState::Unknown => Default::default(),
+        TagState::Partial(p) => {
+            // Keep what is known; the world decides this key.
+            let mut p = (**p).clone();
+            p.unknown.remove(tag);
+            p.values.insert(tag.to_string(), value);
+            return TagState::Partial(std::sync::Arc::new(p));
+        }
     };
     match value {
         Some(v) => {

@@ -190,6 +190,14 @@ impl Inventory {
         Ok(n)
     }
 
+    /// The snapshot's tags of a resource, when the inventory lists it.
+    pub fn snapshot(&self, arn: &str, id: Option<&str>) -> Option<&HashMap<String, String>> {
+        self.by_arn
+            .get(arn)
+            .or_else(|| id.and_then(|i| self.by_id.get(i)))
+            .map(|t| t.as_ref())
+    }
+
     /// The tags of a resource.
     pub fn tags(&self, arn: &str, id: Option<&str>) -> TagState {
         if !self.loaded {

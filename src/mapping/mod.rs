@@ -3,6 +3,7 @@
 //! or unknown.
 
 pub(crate) mod denial;
+pub mod history;
 pub(crate) mod inventory;
 pub(crate) mod principal;
 pub(crate) mod sessions;
@@ -142,6 +143,51 @@ pub fn map_event(
     sessions: &Sessions,
     inventory: &Inventory,
 ) -> Result<Mapped, Skip> {
+    map_event_with(
+        ev,
+        sessions,
+        &TagSource {
+            inventory,
+            history: None,
+        },
+    )
+}
+
+/// Where resource tags come from: the inventory snapshot, and the tag history when tags are
+/// rebuilt in time.
+#[derive(Clone, Copy)]
+pub struct TagSource<'a> {
+    /// The snapshot.
+    pub inventory: &'a Inventory,
+    /// Changes and Config items, when read.
+    pub history: Option<&'a history::TagHistory>,
+}
+
+impl TagSource<'_> {
+    /// A target's tags for an event.
+    pub fn target_tags(&self, arn: &str, id: &str, ev: &SsmEvent) -> TagState {
+        match (self.history, ev.time) {
+            (Some(h), Some(time)) if h.has(id) => h.tags_at(
+                id,
+                &history::At {
+                    time,
+                    file: Some(ev.file.clone()),
+                    record: ev.record,
+                },
+                self.inventory.snapshot(arn, Some(id)),
+            ),
+            _ => self.inventory.tags(arn, Some(id)),
+        }
+    }
+}
+
+/// [`map_event`] with resource tags from `tags` (in time, when it holds a history).
+pub fn map_event_with(
+    ev: &SsmEvent,
+    sessions: &Sessions,
+    tags: &TagSource<'_>,
+) -> Result<Mapped, Skip> {
+    let inventory = tags.inventory;
     if !ev.problems.is_empty() {
         return Err(Skip::new(
             SkipKind::UnreadableFields,
@@ -191,8 +237,8 @@ pub fn map_event(
                     format!("unrecognised target `{target}`"),
                 ));
             };
-            let tags = inventory.tags(&arn, Some(&id));
-            let mut rs = vec![Resource::new(arn, tags)];
+            let target_tags = tags.target_tags(&arn, &id, ev);
+            let mut rs = vec![Resource::new(arn, target_tags)];
             if ev.action == SsmAction::StartSession && !unlogged_document {
                 match ev.document_name.as_deref().filter(|d| !d.is_empty()) {
                     Some(doc) => {

@@ -206,6 +206,11 @@ impl PolicySet {
         }
     }
 
+    /// Every compiled policy of the set: documents for everyone, the principals', the SCPs.
+    pub fn all_policies(&self) -> impl Iterator<Item = &CompiledPolicy> {
+        self.global.iter().chain(&self.arena).chain(&self.scps)
+    }
+
     /// Does the set describe only the principals a change manages (a Terraform plan without
     /// an export)?
     pub fn is_partial(&self) -> bool {

@@ -36,7 +36,8 @@ impl SortKey {
 pub(super) enum ItemKind {
     /// An event in the window: its action, whether the baseline reproduced the log, and its
     /// rows (per candidate, `None` for an `unchanged` event whose row is not kept, no `--all`).
-    Event(SsmAction, Option<Agreement>, Rows),
+    /// The last field says where the tags the evaluation read came from (`TAGS_*` bits).
+    Event(SsmAction, Option<Agreement>, Rows, u8),
     OutsideWindow,
 }
 
@@ -99,10 +100,11 @@ impl Codec for Item {
         wire::str(out, &k.file);
         wire::u64(out, k.record);
         match &self.kind {
-            ItemKind::Event(action, a, rows) => {
+            ItemKind::Event(action, a, rows, tags) => {
                 out.push(0);
                 out.push(*action as u8);
                 put_agreement(out, a);
+                out.push(*tags);
                 rows.encode(out);
             }
             ItemKind::OutsideWindow => out.push(1),
@@ -122,7 +124,8 @@ impl Codec for Item {
                 let action =
                     SsmAction::from_index(r.u8()?).ok_or_else(|| wire::invalid("action"))?;
                 let a = get_agreement(&mut r)?;
-                ItemKind::Event(action, a, Rows::decode(&mut r)?)
+                let tags = r.u8()?;
+                ItemKind::Event(action, a, Rows::decode(&mut r)?, tags)
             }
             _ => ItemKind::OutsideWindow,
         };
@@ -133,7 +136,7 @@ impl Codec for Item {
 impl Footprint for Item {
     fn footprint(&self) -> usize {
         let kind = match &self.kind {
-            ItemKind::Event(_, a, rows) => {
+            ItemKind::Event(_, a, rows, _) => {
                 let why = match a {
                     Some(Agreement::Disagrees(w)) => w.len(),
                     _ => 0,
@@ -272,4 +275,55 @@ pub(super) fn get_time(r: &mut wire::Reader<'_>) -> std::io::Result<Option<DateT
             Some(DateTime::from_timestamp(secs, nanos).ok_or_else(|| wire::invalid("time"))?)
         }
     })
+}
+
+/// A tag change on its way to the tag history, ordered by resource and time (the history is
+/// built from the resources sessions target only).
+pub(super) struct Tagged(pub(super) crate::mapping::history::TagRecord);
+
+impl Tagged {
+    fn key(&self) -> (&str, DateTime<Utc>, Option<&str>, u64) {
+        let a = &self.0.at;
+        (&self.0.resource, a.time, a.file.as_deref(), a.record)
+    }
+}
+
+impl PartialEq for Tagged {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+impl Eq for Tagged {}
+impl PartialOrd for Tagged {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Tagged {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
+impl Codec for Tagged {
+    fn encode(&self, out: &mut Vec<u8>) {
+        Json(&self.0).encode(out);
+    }
+    fn decode(bytes: &[u8]) -> std::io::Result<Self> {
+        Json::decode(bytes).map(|Json(r)| Tagged(r))
+    }
+}
+
+impl Footprint for Tagged {
+    fn footprint(&self) -> usize {
+        // The record's strings and a map for launches and Config items.
+        let op = match &self.0.op {
+            crate::mapping::history::TagOp::Launch(m)
+            | crate::mapping::history::TagOp::Observed(m) => {
+                m.iter().map(|(k, v)| k.len() + v.len() + 48).sum()
+            }
+            _ => 64,
+        };
+        std::mem::size_of::<Tagged>() + self.0.resource.len() + 96 + op
+    }
 }

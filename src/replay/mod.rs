@@ -20,15 +20,16 @@ use rayon::prelude::*;
 
 mod items;
 
-use items::{Item, ItemKind, Pending, SortKey, Start, StartKey};
+use items::{Item, ItemKind, Pending, SortKey, Start, StartKey, Tagged};
 
 use crate::compare::{self, Agreement, Change, Judged, Sides};
 use crate::decode::{self, DecodeOptions, FileOutcome, FileStats, SsmAction, SsmEvent};
+use crate::mapping::history::{At, KeyAt, Source as TagOrigin, TagHistory, TagReading, TagRecord};
 use crate::mapping::sessions::SessionInfo;
-use crate::mapping::{self, Inventory, Sessions, Skip};
+use crate::mapping::{self, Inventory, Sessions, Skip, TagSource};
 use crate::policy::pattern::Pattern;
 use crate::policy::set::PolicySet;
-use crate::report::summary::{Disagreements, Fidelity, Tally};
+use crate::report::summary::{Disagreements, Fidelity, TagSummary, Tally};
 use crate::report::{FilesSummary, Row, Summary};
 use crate::source::{self, Input, Listing};
 use crate::spill::{SortedSpill, SpillError, TempArea};
@@ -65,6 +66,16 @@ pub struct ReplayConfig {
     pub principals: Vec<Pattern>,
     /// Changes reviewed and accepted (`--accept`).
     pub accept: Option<crate::accept::AcceptList>,
+    /// Tags in time: read the calls that change tags and evaluate every event with the tags
+    /// of its time (set when a policy reads resource tags).
+    pub tags_in_time: bool,
+    /// The resource tag keys (lowercased) each candidate's and the baseline's policies read:
+    /// the report's `tags` column, per candidate.
+    pub tag_keys: Vec<Vec<String>>,
+    /// AWS Config configuration items (`--config-history`).
+    pub config_history: Vec<TagRecord>,
+    /// When the inventory snapshot was taken (`--inventory-time`; `None`: after every event).
+    pub inventory_time: Option<DateTime<Utc>>,
 }
 
 /// How far before `--since` StartSession events are read for the session index: a session
@@ -128,15 +139,105 @@ fn sides(cfg: &ReplayConfig) -> Sides<'_> {
 
 /// Maps an event to its request, then decides and compares it. `Err` is why it cannot be
 /// evaluated.
-pub fn judge(cfg: &ReplayConfig, sessions: &Sessions, ev: &SsmEvent) -> Result<Judged, Skip> {
-    let mapped = mapping::map_event(ev, sessions, &cfg.inventory)?;
+pub fn judge(
+    cfg: &ReplayConfig,
+    sessions: &Sessions,
+    history: &TagHistory,
+    ev: &SsmEvent,
+) -> Result<Judged, Skip> {
+    let tags = TagSource {
+        inventory: &cfg.inventory,
+        history: (!history.is_empty()).then_some(history),
+    };
+    let mapped = mapping::map_event_with(ev, sessions, &tags)?;
     Ok(compare::judge(sides(cfg), ev, mapped))
+}
+
+/// Bits of an event's tag sources, for the summary.
+const TAGS_HISTORY: u8 = 1;
+const TAGS_SNAPSHOT: u8 = 2;
+const TAGS_UNKNOWN: u8 = 4;
+
+/// The tags the policies read on the event's target, each with its value and source, and the
+/// sources' bits.
+fn tag_readings(
+    cfg: &ReplayConfig,
+    history: &TagHistory,
+    ev: &SsmEvent,
+    judged: Option<&Judged>,
+) -> (Vec<TagReading>, u8) {
+    let none = (Vec::new(), 0);
+    let mut keys: Vec<&String> = cfg.tag_keys.iter().flatten().collect();
+    keys.sort();
+    keys.dedup();
+    if keys.is_empty() {
+        return none;
+    }
+    let (Some(j), Some(time)) = (judged, ev.time) else {
+        return none;
+    };
+    let Some(res) = j.mapped.request.resources.first() else {
+        return none;
+    };
+    let Some(arn) = crate::arn::Arn::parse(&res.arn) else {
+        return none;
+    };
+    if !(arn.resource.starts_with("instance/") || arn.resource.starts_with("managed-instance/")) {
+        return none;
+    }
+    let id = arn.resource_id();
+    let at = At {
+        time,
+        file: Some(ev.file.clone()),
+        record: ev.record,
+    };
+    let snapshot = cfg.inventory.snapshot(&res.arn, Some(id));
+    let mut bits = 0;
+    let readings = keys
+        .into_iter()
+        .map(|key| {
+            let k = if history.has(id) {
+                history.key_at(id, key, &at, snapshot)
+            } else {
+                match snapshot {
+                    Some(s) => KeyAt::Known(s.get(key).cloned(), TagOrigin::Snapshot),
+                    None => KeyAt::Unknown("the resource is not in the inventory".to_string()),
+                }
+            };
+            match k {
+                KeyAt::Known(value, source) => {
+                    bits |= if source == TagOrigin::Snapshot {
+                        TAGS_SNAPSHOT
+                    } else {
+                        TAGS_HISTORY
+                    };
+                    TagReading {
+                        key: key.clone(),
+                        state: if value.is_some() { "present" } else { "absent" }.to_string(),
+                        value,
+                        source: source.to_string(),
+                    }
+                }
+                KeyAt::Unknown(why) => {
+                    bits |= TAGS_UNKNOWN;
+                    TagReading {
+                        key: key.clone(),
+                        value: None,
+                        state: "unknown".to_string(),
+                        source: why,
+                    }
+                }
+            }
+        })
+        .collect();
+    (readings, bits)
 }
 
 /// Joins the waiting Terminate/ResumeSession events with the session index (both sorted by
 /// session ID) and evaluates them in parallel batches.
 fn join_sessions(
     cfg: &ReplayConfig,
+    history: &TagHistory,
     pending: SortedSpill<Pending>,
     starts: SortedSpill<Start>,
     items: &mut SortedSpill<Item>,
@@ -154,7 +255,7 @@ fn join_sessions(
         let sessions = Sessions::from_map(std::mem::take(index));
         let done: Vec<Item> = std::mem::take(batch)
             .into_par_iter()
-            .map(|ev| item(cfg, &sessions, &ev))
+            .map(|ev| item(cfg, &sessions, history, &ev))
             .collect();
         for it in done {
             items.push(it)?;
@@ -189,6 +290,43 @@ struct FileResult {
     started: Vec<(SortKey, String, SessionInfo)>,
 }
 
+/// The tag history of the resources sessions target: CloudTrail's tag changes (from the
+/// temporary files, in resource order) and the Config items, with the snapshot's time.
+fn build_history(
+    cfg: &ReplayConfig,
+    tagged: SortedSpill<Tagged>,
+    targets: &HashSet<Box<str>>,
+    summary: &mut Summary,
+) -> Result<TagHistory, SpillError> {
+    if !cfg.tags_in_time {
+        return Ok(TagHistory::default());
+    }
+    let mut kept = Vec::new();
+    let mut read = 0u64;
+    let mut merged = tagged.finish()?;
+    while let Some(Tagged(r)) = merged.next_item()? {
+        read += 1;
+        if targets.contains(r.resource.as_str()) {
+            kept.push(r);
+        }
+    }
+    kept.extend(
+        cfg.config_history
+            .iter()
+            .filter(|r| targets.contains(r.resource.as_str()))
+            .cloned(),
+    );
+    let history = TagHistory::new(kept, cfg.inventory_time);
+    summary.tags = Some(TagSummary {
+        changes_read: read,
+        config_items: cfg.config_history.len() as u64,
+        resources_with_history: history.len() as u64,
+        conflicts: history.conflicts,
+        ..TagSummary::default()
+    });
+    Ok(history)
+}
+
 /// Is the event in the time window and the account and region filters?
 fn in_window(cfg: &ReplayConfig, ev: &SsmEvent) -> bool {
     let scope = (cfg.accounts.is_empty() || cfg.accounts.contains(&ev.account))
@@ -204,7 +342,7 @@ fn in_window(cfg: &ReplayConfig, ev: &SsmEvent) -> bool {
         }
 }
 
-fn item(cfg: &ReplayConfig, sessions: &Sessions, ev: &SsmEvent) -> Item {
+fn item(cfg: &ReplayConfig, sessions: &Sessions, history: &TagHistory, ev: &SsmEvent) -> Item {
     let key = SortKey::of(ev);
     if !in_window(cfg, ev) {
         return Item {
@@ -212,20 +350,60 @@ fn item(cfg: &ReplayConfig, sessions: &Sessions, ev: &SsmEvent) -> Item {
             kind: ItemKind::OutsideWindow,
         };
     }
-    let judged = judge(cfg, sessions, ev);
+    let mut judged = judge(cfg, sessions, history, ev);
     let fid = judged.as_ref().ok().and_then(|j| j.fidelity.clone());
+    let (readings, tag_bits) = tag_readings(cfg, history, ev, judged.as_ref().ok());
+    if let Ok(j) = judged.as_mut() {
+        // An indeterminate decision says why a tag it depends on is unknown at the event's
+        // time (a change between the event and the snapshot).
+        let notes: Vec<String> = readings
+            .iter()
+            .filter(|r| r.state == "unknown" && r.source.contains(" changed "))
+            .map(|r| format!("ssm:resourceTag/{}", r.source))
+            .collect();
+        if !notes.is_empty() {
+            let note = format!("; {}", notes.join("; "));
+            let indeterminate = compare::Verdict::Evaluated(crate::eval::Decision::Indeterminate);
+            for side in j
+                .candidates
+                .iter_mut()
+                .map(|c| &mut c.side)
+                .chain(std::iter::once(&mut j.baseline))
+            {
+                if side.verdict == indeterminate {
+                    side.reason.push_str(&note);
+                }
+            }
+        }
+    }
     // Unchanged events are only counted (no row is built) unless `--all` keeps them.
     let keep = |c: Change| cfg.keep_unchanged || c != Change::Unchanged;
-    let rows = Row::for_candidates(ev, judged, keep, cfg.candidates.len());
+    let mut rows = Row::for_candidates(ev, judged, keep, cfg.candidates.len());
+    if !readings.is_empty() {
+        for (own, keys) in rows.own.iter_mut().zip(&cfg.tag_keys) {
+            if let Some(o) = own.as_mut() {
+                o.tags = readings
+                    .iter()
+                    .filter(|r| keys.contains(&r.key))
+                    .cloned()
+                    .collect();
+            }
+        }
+    }
     Item {
         key,
-        kind: ItemKind::Event(ev.action, fid, rows),
+        kind: ItemKind::Event(ev.action, fid, rows, tag_bits),
     }
 }
 
 /// Decodes one file and evaluates, right away, every event that does not need the session
 /// index: the event's memory goes as soon as its row (or count) exists.
-fn process_file(cfg: &ReplayConfig, input: &Input, no_sessions: &Sessions) -> FileResult {
+fn process_file(
+    cfg: &ReplayConfig,
+    input: &Input,
+    no_sessions: &Sessions,
+    no_history: &TagHistory,
+) -> FileResult {
     let mut outcome = decode_input(input, cfg.decode);
     let events = std::mem::take(&mut outcome.events);
     let mut items = Vec::with_capacity(events.len());
@@ -239,7 +417,9 @@ fn process_file(cfg: &ReplayConfig, input: &Input, no_sessions: &Sessions) -> Fi
             SsmAction::TerminateSession | SsmAction::ResumeSession if in_window(cfg, &ev) => {
                 pending.push(ev)
             }
-            _ => items.push(item(cfg, no_sessions, &ev)),
+            // With tags in time every event waits for the whole tag history.
+            _ if cfg.tags_in_time && in_window(cfg, &ev) => pending.push(ev),
+            _ => items.push(item(cfg, no_sessions, no_history, &ev)),
         }
     }
     FileResult {
@@ -351,12 +531,17 @@ struct Collector {
     /// Successful StartSessions, by session ID and order: the session index, joined with
     /// `pending` once every file is read.
     starts: SortedSpill<Start>,
+    /// Tag changes, by resource (tags in time).
+    tagged: SortedSpill<Tagged>,
+    /// The targets of session events (the resources whose tag history is kept).
+    targets: HashSet<Box<str>>,
     session_events: u64,
 }
 
 impl Collector {
     fn add_file(&mut self, index: usize, input: &Input, r: FileResult) -> Result<(), SpillError> {
-        let o = r.outcome;
+        let mut o = r.outcome;
+        let mut o_tags = std::mem::take(&mut o.tag_records);
         let problems = &mut self.problems[index];
         count_file(
             &mut self.summary.files,
@@ -371,7 +556,15 @@ impl Collector {
         for it in r.items {
             self.items.push(it)?;
         }
+        for t in std::mem::take(&mut o_tags) {
+            self.tagged.push(Tagged(t))?;
+        }
         for ev in r.pending {
+            if let Some(t) = ev.target.as_deref().filter(|t| !t.is_empty()) {
+                if !self.targets.contains(t) {
+                    self.targets.insert(t.into());
+                }
+            }
             self.pending.push(Pending {
                 key: (
                     mapping::session_id_of(&ev).unwrap_or_default().into(),
@@ -449,12 +642,15 @@ pub fn run(
         items: SortedSpill::new(area.clone(), cfg.memory_budget / 10 * 6),
         pending: SortedSpill::new(area.clone(), cfg.memory_budget / 10 * 2),
         starts: SortedSpill::new(area.clone(), cfg.memory_budget / 10 * 2),
+        tagged: SortedSpill::new(area.clone(), cfg.memory_budget / 10),
+        targets: HashSet::new(),
         session_events: 0,
     };
 
     // Files are decoded and evaluated in parallel; results come back through a bounded channel
     // as they are ready, so at most a few files' results are in flight.
     let no_sessions = Sessions::default();
+    let no_history = TagHistory::default();
     let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, FileResult)>(
         2 * rayon::current_num_threads().max(1),
     );
@@ -466,7 +662,7 @@ pub fn run(
                 .par_iter()
                 .enumerate()
                 .for_each_with(tx, |tx, (i, input)| {
-                    let r = process_file(cfg, input, &no_sessions);
+                    let r = process_file(cfg, input, &no_sessions, &no_history);
                     progress(i, r.outcome.stats.bytes);
                     let _ = tx.send((i, r));
                 });
@@ -487,7 +683,8 @@ pub fn run(
     summary.records = c.totals;
     summary.ssm_session_events = c.session_events;
     let mut items = c.items;
-    join_sessions(cfg, c.pending, c.starts, &mut items)?;
+    let history = build_history(cfg, c.tagged, &c.targets, &mut summary)?;
+    join_sessions(cfg, &history, c.pending, c.starts, &mut items)?;
 
     // Event order; duplicate event IDs keep their first copy. Copies of one event share its
     // time, so the IDs seen are kept for the current time only.
@@ -509,7 +706,14 @@ pub fn run(
             continue;
         }
         let (action, fid, rows) = match it.kind {
-            ItemKind::Event(action, fid, rows) => (action, fid, rows),
+            ItemKind::Event(action, fid, rows, tag_bits) => {
+                if let Some(t) = summary.tags.as_mut() {
+                    t.from_history += u64::from(tag_bits & TAGS_HISTORY != 0);
+                    t.from_snapshot += u64::from(tag_bits & TAGS_SNAPSHOT != 0);
+                    t.unknown += u64::from(tag_bits & TAGS_UNKNOWN != 0);
+                }
+                (action, fid, rows)
+            }
             ItemKind::OutsideWindow => {
                 summary.outside_window += 1;
                 continue;

@@ -153,6 +153,7 @@ mod tests {
             recorded_reason: String::new(),
             explanation: None,
             accepted: String::new(),
+            tags: Vec::new(),
             skip: None,
         }
     }

@@ -5,6 +5,7 @@ use serde::{Serialize, Serializer};
 
 use crate::compare::{Change, Explained, Judged, Verdict};
 use crate::decode::SsmEvent;
+use crate::mapping::history::TagReading;
 use crate::mapping::{self, Skip, SkipKind};
 use crate::spill::wire;
 use crate::timefmt;
@@ -59,9 +60,28 @@ pub struct Row {
     pub explanation: Option<Box<Explained>>,
     /// The reason of the `--accept` entry that accepts this change, else empty.
     pub accepted: String,
+    /// The resource tags the policies read on the target: value (or state) and source.
+    #[serde(serialize_with = "tag_readings")]
+    pub tags: Vec<TagReading>,
     /// For a skipped event, the kind of reason (the summary groups by it).
     #[serde(skip)]
     pub skip: Option<SkipKind>,
+}
+
+fn tag_readings<S: Serializer>(t: &[TagReading], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(t)
+}
+
+/// The `tags` cell: `env=dev (e-1); team absent (snapshot); owner unknown (why)`.
+fn tags_cell(t: &[TagReading]) -> String {
+    t.iter()
+        .map(|r| match (&r.value, r.state.as_str()) {
+            (Some(v), _) => format!("{}={v} ({})", r.key, r.source),
+            (None, "absent") => format!("{} absent ({})", r.key, r.source),
+            _ => format!("{} unknown ({})", r.key, r.source),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn verdict_word<S: Serializer>(v: &Option<Verdict>, s: S) -> Result<S::Ok, S::Error> {
@@ -79,6 +99,8 @@ pub struct Own {
     pub reason: String,
     /// What flipped, for a changed event.
     pub explained: Option<Box<Explained>>,
+    /// The tags this candidate's (and the baseline's) policies read on the target.
+    pub tags: Vec<TagReading>,
 }
 
 /// An event's rows for every candidate: the shared columns once (none when no candidate's row
@@ -116,6 +138,7 @@ impl Rows {
             row.change = own.change;
             row.candidate_reason = own.reason;
             row.explanation = own.explained;
+            row.tags = own.tags;
             Some(row)
         })
     }
@@ -138,6 +161,7 @@ impl Rows {
                     out.push(o.change as u8);
                     wire::str(out, &o.reason);
                     put_explained(out, o.explained.as_deref());
+                    put_tags(out, &o.tags);
                 }
                 None => out.push(0),
             }
@@ -160,6 +184,7 @@ impl Rows {
                     change: get_change(r)?,
                     reason: r.string()?,
                     explained: get_explained(r)?,
+                    tags: get_tags(r)?,
                 }),
             });
         }
@@ -204,6 +229,24 @@ fn get_explained(r: &mut wire::Reader<'_>) -> std::io::Result<Option<Box<Explain
         .map_err(|_| wire::invalid("explanation"))
 }
 
+fn put_tags(out: &mut Vec<u8>, t: &[TagReading]) {
+    wire::str(
+        out,
+        &if t.is_empty() {
+            String::new()
+        } else {
+            serde_json::to_string(t).unwrap_or_default()
+        },
+    );
+}
+
+fn get_tags(r: &mut wire::Reader<'_>) -> std::io::Result<Vec<TagReading>> {
+    match r.string()? {
+        t if t.is_empty() => Ok(Vec::new()),
+        t => serde_json::from_str(&t).map_err(|_| wire::invalid("tags")),
+    }
+}
+
 /// Approximate memory an explanation holds.
 fn explained_footprint(e: &Option<Box<Explained>>) -> usize {
     e.as_ref().map_or(0, |e| 512 + e.line().len())
@@ -231,7 +274,7 @@ fn get_change(r: &mut wire::Reader<'_>) -> std::io::Result<Change> {
 }
 
 /// The report's columns, in order.
-pub const COLUMNS: [&str; 21] = [
+pub const COLUMNS: [&str; 22] = [
     "event_id",
     "event_time",
     "event_name",
@@ -253,6 +296,7 @@ pub const COLUMNS: [&str; 21] = [
     "recorded_reason",
     "explanation",
     "accepted",
+    "tags",
 ];
 
 impl Row {
@@ -278,6 +322,7 @@ impl Row {
                     change: Change::Skipped,
                     reason: skip.detail,
                     explained: None,
+                    tags: Vec::new(),
                 };
                 return Rows {
                     shared: Some(Box::new(row)),
@@ -320,6 +365,7 @@ impl Row {
                     change: c.change,
                     reason: c.side.reason,
                     explained: c.explained,
+                    tags: Vec::new(),
                 })
             })
             .collect();
@@ -363,6 +409,7 @@ impl Row {
                 .unwrap_or_default(),
             explanation: None,
             accepted: String::new(),
+            tags: Vec::new(),
             skip: None,
         }
     }
@@ -395,6 +442,7 @@ impl Row {
         out.push(self.change as u8);
         out.push(self.skip.map_or(u8::MAX, SkipKind::index));
         put_explained(out, self.explanation.as_deref());
+        put_tags(out, &self.tags);
     }
 
     /// Reads back what [`Row::encode`] wrote.
@@ -411,6 +459,7 @@ impl Row {
             i => Some(SkipKind::from_index(i).ok_or_else(|| wire::invalid("skip reason"))?),
         };
         let explanation = get_explained(r)?;
+        let tags = get_tags(r)?;
         let [event_id, event_time, event_name, account, region, principal_arn, principal_type, source_ip, target, session_id, resources, error_code, candidate_reason, baseline_reason, file, recorded_reason, accepted] =
             texts;
         Ok(Row {
@@ -435,6 +484,7 @@ impl Row {
             recorded_reason,
             explanation,
             accepted,
+            tags,
             skip,
         })
     }
@@ -463,7 +513,7 @@ impl Row {
     }
 
     /// The cells, in [`COLUMNS`] order.
-    pub(crate) fn cells(&self) -> [std::borrow::Cow<'_, str>; 21] {
+    pub(crate) fn cells(&self) -> [std::borrow::Cow<'_, str>; 22] {
         let word = |v: Option<Verdict>| v.map_or("", Verdict::as_str);
         let explanation = self
             .explanation
@@ -492,6 +542,7 @@ impl Row {
             std::borrow::Cow::Borrowed(&self.recorded_reason),
             std::borrow::Cow::Owned(explanation),
             std::borrow::Cow::Borrowed(&self.accepted),
+            std::borrow::Cow::Owned(tags_cell(&self.tags)),
         ]
     }
 }
@@ -525,6 +576,7 @@ mod tests {
             recorded_reason: String::new(),
             explanation: None,
             accepted: String::new(),
+            tags: Vec::new(),
             skip: None,
         };
         let round_trip = |row: &Row| {
@@ -566,6 +618,7 @@ mod tests {
             recorded_reason: String::new(),
             explanation: None,
             accepted: String::new(),
+            tags: Vec::new(),
             skip: None,
         };
         let own = |d: Decision, c: Change, why: &str| Own {
@@ -573,6 +626,7 @@ mod tests {
             change: c,
             reason: why.into(),
             explained: None,
+            tags: Vec::new(),
         };
         let rows = Rows {
             shared: Some(Box::new(shared)),

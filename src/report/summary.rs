@@ -200,6 +200,25 @@ impl Tally {
     }
 }
 
+/// Tags in time, counted.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct TagSummary {
+    /// Tag changes read from CloudTrail (successful calls, per resource).
+    pub changes_read: u64,
+    /// AWS Config items given.
+    pub config_items: u64,
+    /// Session targets with a tag history.
+    pub resources_with_history: u64,
+    /// CloudTrail and Config disagreeing at the same instant (CloudTrail used).
+    pub conflicts: u64,
+    /// Evaluations that read a tag from the history (a tag event or a Config item).
+    pub from_history: u64,
+    /// Evaluations that read a tag from the inventory snapshot.
+    pub from_snapshot: u64,
+    /// Evaluations that found a tag unknown.
+    pub unknown: u64,
+}
+
 /// What a replay read, skipped and found.
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct Summary {
@@ -227,6 +246,9 @@ pub struct Summary {
     /// them).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub accepted: BTreeMap<String, u64>,
+    /// Tags in time: what was read, and where the tags evaluations read came from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tags: Option<TagSummary>,
     /// `--accept` entries that matched no event (`FILE:LINE: principal (reason)`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub stale_accepts: Vec<String>,
@@ -329,6 +351,13 @@ impl Summary {
                     let _ = writeln!(s, "  {:<14} {n:>8}", c.as_str());
                 }
             }
+        }
+        if let Some(t) = &self.tags {
+            let _ = writeln!(
+                s,
+                "tags in time: {} tag change(s) read, {} Config item(s), {} target(s) with history, {} conflict(s); evaluations reading a tag from history {}, from the snapshot {}, unknown {}",
+                t.changes_read, t.config_items, t.resources_with_history, t.conflicts, t.from_history, t.from_snapshot, t.unknown
+            );
         }
         if !self.stale_accepts.is_empty() {
             let _ = writeln!(s, "accept entries that matched nothing (stale):");
@@ -527,6 +556,7 @@ mod tests {
             recorded_reason: String::new(),
             explanation: None,
             accepted: String::new(),
+            tags: Vec::new(),
             skip: Some(kind),
         }
     }

@@ -60,5 +60,14 @@ with open("tests/data/athena/unload-samples.json", "w") as f:
     for path in sorted(glob.glob("samples/AWSLogs/**/CloudTrail/**/*.json.gz", recursive=True)):
         partition = "/".join(path.split("/")[-4:-1])
         for rec in json.loads(gzip.decompress(open(path, "rb").read()))["Records"]:
-            if rec.get("eventSource") == "ssm.amazonaws.com":
+            # contrib/athena/select_sessions.sql: session calls, and successful calls that
+            # change tags.
+            tagging = (rec.get("eventSource"), rec.get("eventName")) in {
+                ("ec2.amazonaws.com", "CreateTags"), ("ec2.amazonaws.com", "DeleteTags"),
+                ("ec2.amazonaws.com", "RunInstances"), ("ssm.amazonaws.com", "AddTagsToResource"),
+                ("ssm.amazonaws.com", "RemoveTagsFromResource")}
+            if (tagging and not rec.get("errorCode")) or (
+                    rec.get("eventSource") == "ssm.amazonaws.com" and rec.get("eventName") in {
+                        "StartSession", "TerminateSession", "ResumeSession", "DescribeSessions",
+                        "GetConnectionStatus"}):
                 f.write(json.dumps(row(rec, partition), separators=(",", ":")) + "\n")
