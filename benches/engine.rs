@@ -220,6 +220,7 @@ fn generated(records: usize) -> tempfile::TempDir {
         out: dir.path().to_path_buf(),
         records,
         ssm_percent: 3.0,
+        tag_percent: 0.0,
         per_file: 2000,
         accounts: 1,
         regions: 1,

@@ -277,6 +277,10 @@ pub struct GenerateArgs {
     /// Share of SSM session events, in percent (0 to 100)
     #[arg(long, default_value_t = 3.0)]
     pub ssm_percent: f64,
+    /// Share of calls that change instance tags (CreateTags, DeleteTags, RunInstances; some
+    /// failing), in percent of all records (0 to 100)
+    #[arg(long, default_value_t = 0.0)]
+    pub tag_percent: f64,
     /// Records per file
     #[arg(long, default_value_t = 2_000)]
     pub per_file: usize,

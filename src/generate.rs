@@ -22,6 +22,8 @@ pub struct GenerateOptions {
     pub records: usize,
     /// Share of Session Manager events, 0 to 100.
     pub ssm_percent: f64,
+    /// Share of calls that change instance tags, 0 to 100 (of all records).
+    pub tag_percent: f64,
     /// Records per log file.
     pub per_file: usize,
     /// Accounts.
@@ -83,6 +85,14 @@ impl GenerateOptions {
                 "--ssm-percent",
                 self.ssm_percent.to_string(),
                 "a percentage from 0 to 100",
+            );
+        }
+        if !(0.0..=100.0).contains(&self.tag_percent) || self.tag_percent + self.ssm_percent > 100.0
+        {
+            return bad(
+                "--tag-percent",
+                self.tag_percent.to_string(),
+                "a percentage from 0 to 100, with --ssm-percent at most 100 in all",
             );
         }
         if self.days == 0 {
@@ -254,6 +264,13 @@ pub fn run(a: &GenerateOptions) -> Result<String, GenerateError> {
     let (accounts, regions, days, per_file) = (a.accounts, a.regions, a.days, a.per_file);
     let files = a.records.div_ceil(per_file).max(1);
     let ssm_share = a.ssm_percent / 100.0;
+    // Of the records that are not session events, the share that change tags.
+    let tag_share = if a.ssm_percent >= 100.0 {
+        0.0
+    } else {
+        a.tag_percent / (100.0 - a.ssm_percent)
+    };
+    let mut tag_calls = 0usize;
     let start = Utc.from_utc_datetime(
         &chrono::NaiveDate::from_ymd_opt(2024, 3, 1)
             .and_then(|d| d.and_hms_opt(0, 0, 0))
@@ -407,6 +424,69 @@ pub fn run(a: &GenerateOptions) -> Result<String, GenerateError> {
                         None,
                     );
                 }
+            } else if tag_share > 0.0 && rng.chance(tag_share) {
+                // A call that changes tags: re-tags, deletions and launches of the instances
+                // sessions target, a tenth of them failing (EC2 API shapes as CloudTrail writes
+                // them: src/decode/tagging.rs).
+                tag_calls += 1;
+                let target = instance(rng.below(INSTANCES as u64));
+                let finance = if rng.chance(0.5) {
+                    "WebServers"
+                } else {
+                    "Payroll"
+                };
+                let failed = rng.chance(0.1).then_some((
+                    "Client.UnauthorizedOperation",
+                    "You are not authorized to perform this operation.",
+                ));
+                let set = format!(
+                    r#"{{"resourcesSet":{{"items":[{{"resourceId":"{target}"}}]}},"tagSet":{{"items":[{{"key":"Finance","value":"{finance}"}}]}}}}"#
+                );
+                let roll = rng.below(100);
+                let (name, params, resp) = if roll < 50 {
+                    (
+                        "CreateTags",
+                        set,
+                        r#"{"requestId":"r","_return":true}"#.to_string(),
+                    )
+                } else if roll < 70 {
+                    (
+                        "DeleteTags",
+                        format!(
+                            r#"{{"resourcesSet":{{"items":[{{"resourceId":"{target}"}}]}},"tagSet":{{"items":[{{"key":"Finance"}}]}}}}"#
+                        ),
+                        r#"{"requestId":"r","_return":true}"#.to_string(),
+                    )
+                } else {
+                    (
+                        "RunInstances",
+                        format!(
+                            r#"{{"instancesSet":{{"items":[{{"imageId":"ami-0example","minCount":1,"maxCount":1}}]}},"instanceType":"t3.micro","tagSpecificationSet":{{"items":[{{"resourceType":"instance","tags":[{{"key":"Finance","value":"{finance}"}}]}}]}}}}"#
+                        ),
+                        format!(
+                            r#"{{"requestId":"r","reservationId":"r-0{}","instancesSet":{{"items":[{{"instanceId":"{target}","instanceType":"t3.micro","tagSet":{{"items":[{{"key":"Finance","value":"{finance}"}}]}}}}]}}}}"#,
+                            rng.hex(16)
+                        ),
+                    )
+                };
+                let resp = if failed.is_some() {
+                    "null".to_string()
+                } else {
+                    resp
+                };
+                record(
+                    &mut body,
+                    &mut rng,
+                    &time,
+                    "ec2.amazonaws.com",
+                    name,
+                    region,
+                    &acct,
+                    &c,
+                    &params,
+                    &resp,
+                    failed,
+                );
             } else {
                 let roll = rng.below(100);
                 if roll < 4 {
@@ -522,7 +602,7 @@ pub fn run(a: &GenerateOptions) -> Result<String, GenerateError> {
     }
     write_inventory(&a.out, accounts, regions).map_err(io_at(&a.out))?;
     Ok(format!(
-        "wrote {written} records ({ssm} Session Manager events, {} MB of JSON) in {files} files under {}",
+        "wrote {written} records ({ssm} Session Manager events, {tag_calls} tag calls, {} MB of JSON) in {files} files under {}",
         bytes / 1_000_000,
         a.out.join("AWSLogs").display()
     ))

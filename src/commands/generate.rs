@@ -9,6 +9,7 @@ pub fn run(a: GenerateArgs) -> ExitCode {
         out: a.output,
         records: a.records,
         ssm_percent: a.ssm_percent,
+        tag_percent: a.tag_percent,
         per_file: a.per_file,
         accounts: a.accounts,
         regions: a.regions,

@@ -137,6 +137,8 @@ struct Finders {
     event_source: memmem::Finder<'static>,
     tags: memmem::Finder<'static>,
     run: memmem::Finder<'static>,
+    event_name: memmem::Finder<'static>,
+    event_name_lower: memmem::Finder<'static>,
 }
 
 fn finders() -> &'static Finders {
@@ -150,6 +152,9 @@ fn finders() -> &'static Finders {
         event_source: memmem::Finder::new(b"eventSource"),
         tags: memmem::Finder::new(b"Tags"),
         run: memmem::Finder::new(b"RunInstances"),
+        event_name: memmem::Finder::new(b"\"eventName\""),
+        // Rows of Athena's CloudTrail table use lower-case column names.
+        event_name_lower: memmem::Finder::new(b"\"eventname\""),
     })
 }
 
@@ -165,10 +170,40 @@ pub fn prefilter(bytes: &[u8]) -> bool {
         && (f.session.find(bytes).is_some() || f.status.find(bytes).is_some())
 }
 
-/// Could this record change resource tags? (`CreateTags`, `DeleteTags`, `AddTagsToResource`,
-/// `RemoveTagsFromResource` contain `Tags`; and `RunInstances`.)
+/// Could this record change resource tags (`CreateTags`, `DeleteTags`, `RunInstances`,
+/// `AddTagsToResource`, `RemoveTagsFromResource`)? The `eventName` key comes early in a record,
+/// so its value is read where it is found instead of searching the whole record; a record
+/// where that does not work (no plain `"eventName"` key, escapes) is searched for the names.
 pub fn prefilter_tags(bytes: &[u8]) -> bool {
     let f = finders();
+    let key = f
+        .event_name
+        .find(bytes)
+        .map(|i| i + 11)
+        .or_else(|| f.event_name_lower.find(bytes).map(|i| i + 11));
+    if let Some(mut i) = key {
+        let skip = |i: &mut usize, what: &[u8]| {
+            while bytes.get(*i).is_some_and(|b| what.contains(b)) {
+                *i += 1;
+            }
+        };
+        skip(&mut i, b" \t\r\n");
+        if bytes.get(i) == Some(&b':') {
+            i += 1;
+            skip(&mut i, b" \t\r\n");
+            if bytes.get(i) == Some(&b'"') {
+                let start = i + 1;
+                if let Some(len) = memchr::memchr2(b'"', b'\\', &bytes[start..]) {
+                    if bytes[start + len] != b'"' {
+                        // An escape in the name: it could spell anything; let the parser see.
+                        return true;
+                    }
+                    let name = &bytes[start..start + len];
+                    return tagging::TAGGING.iter().any(|(_, n)| n.as_bytes() == name);
+                }
+            }
+        }
+    }
     f.tags.find(bytes).is_some() || f.run.find(bytes).is_some()
 }
 
@@ -327,4 +362,36 @@ pub fn decode_stream_keeping<R: Read>(
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The tag pre-filter reads the event name where the key is, in any layout, and falls back
+    /// to searching the names when it cannot.
+    #[test]
+    fn tag_prefilter_in_every_layout() {
+        let yes: [&[u8]; 6] = [
+            br#"{"eventVersion":"1.09","eventSource":"ec2.amazonaws.com","eventName":"CreateTags"}"#,
+            b"{\n  \"eventName\" :\n \"RunInstances\",\n  \"x\": 1\n}",
+            br#"{"eventsource":"ssm.amazonaws.com","eventname":"RemoveTagsFromResource"}"#,
+            // lookup-events output: the record is a JSON string.
+            br#"{"CloudTrailEvent":"{\"eventName\":\"DeleteTags\"}"}"#,
+            // An escape inside the name: searched instead.
+            br#"{"eventName":"Create\u0054ags"}"#,
+            br#"{"eventName":"AddTagsToResource"}"#,
+        ];
+        for b in yes {
+            assert!(prefilter_tags(b), "{}", String::from_utf8_lossy(b));
+        }
+        let no: [&[u8]; 3] = [
+            br#"{"eventName":"DescribeInstances","requestParameters":{"x":"y"}}"#,
+            br#"{"eventName":"DescribeTags"}"#,
+            br#"{"eventSource":"s3.amazonaws.com"}"#,
+        ];
+        for b in no {
+            assert!(!prefilter_tags(b), "{}", String::from_utf8_lossy(b));
+        }
+    }
 }

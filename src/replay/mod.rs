@@ -639,9 +639,17 @@ pub fn run(
         summary,
         totals,
         problems: (0..listing.inputs.len()).map(|_| Vec::new()).collect(),
-        items: SortedSpill::new(area.clone(), cfg.memory_budget / 10 * 6),
-        pending: SortedSpill::new(area.clone(), cfg.memory_budget / 10 * 2),
-        starts: SortedSpill::new(area.clone(), cfg.memory_budget / 10 * 2),
+        // With tags in time every event waits in `pending` for the tag history: it gets the
+        // larger share.
+        items: SortedSpill::new(
+            area.clone(),
+            cfg.memory_budget / 10 * if cfg.tags_in_time { 3 } else { 6 },
+        ),
+        pending: SortedSpill::new(
+            area.clone(),
+            cfg.memory_budget / 10 * if cfg.tags_in_time { 5 } else { 2 },
+        ),
+        starts: SortedSpill::new(area.clone(), cfg.memory_budget / 10),
         tagged: SortedSpill::new(area.clone(), cfg.memory_budget / 10),
         targets: HashSet::new(),
         session_events: 0,
