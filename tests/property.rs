@@ -752,3 +752,46 @@ proptest! {
         prop_assert_eq!(out.trouble(), s.files.failed > 0);
     }
 }
+
+// ------------------------------------------------- change-review and tag inputs never panic
+
+/// JSON-ish text built from the tokens these inputs use, plus any character.
+fn jsonish() -> impl Strategy<Value = String> {
+    proptest::collection::vec(
+        prop_oneof![
+            Just("{".to_string()),
+            Just("}".to_string()),
+            Just("[".to_string()),
+            Just("]".to_string()),
+            Just("\"".to_string()),
+            Just(":".to_string()),
+            Just(",".to_string()),
+            Just("\"resource_changes\"".to_string()),
+            Just("\"format_version\":\"1.2\"".to_string()),
+            Just("\"configurationItems\"".to_string()),
+            Just("[[accept]]\n".to_string()),
+            Just("expires = 2027-01-01\n".to_string()),
+            Just("\"Statement\"".to_string()),
+            any::<char>().prop_map(|c| c.to_string()),
+        ],
+        0..60,
+    )
+    .prop_map(|v| v.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    /// Terraform plans, Config history and accept files are read from whatever a user gives:
+    /// an error, never a panic.
+    #[test]
+    fn review_and_tag_inputs_never_panic(text in jsonish()) {
+        use trailreplay::policy::terraform::Plan;
+        if let Ok(plan) = Plan::read("p.json", &text) {
+            let _ = plan.account(Some("1")).and_then(|a| plan.sides(None, &a));
+        }
+        let _ = trailreplay::mapping::history::config_items(&text);
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 3).expect("date");
+        let _ = trailreplay::accept::AcceptList::parse("a.toml", &text, today);
+    }
+}

@@ -185,6 +185,24 @@ mod tests {
         assert_eq!(statement_lines(nested), [(1, 1)]);
     }
 
+    /// Hostile text (deep nesting, cut strings, random bytes) is never a panic.
+    #[test]
+    fn never_panics() {
+        let deep = format!("{{\"Statement\": {}", "[".repeat(100_000));
+        assert!(statement_lines(&deep).is_empty());
+        let alphabet = ['{', '}', '[', ']', '"', '\\', ':', ',', ' ', '\n', 'S', 'é'];
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..2000 {
+            let mut t = String::from("{\"Statement\":");
+            for _ in 0..(x % 40) {
+                x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                t.push(alphabet[(x >> 33) as usize % alphabet.len()]);
+            }
+            let lines = statement_lines(&t);
+            assert!(lines.iter().all(|(a, b)| a <= b));
+        }
+    }
+
     #[test]
     fn not_a_plain_document() {
         assert!(statement_lines("\"{\\\"Statement\\\": []}\"").is_empty());
