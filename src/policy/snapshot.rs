@@ -355,7 +355,8 @@ fn tags_of(v: &Value) -> TagState {
     }))
 }
 
-fn array<'a>(v: &'a Value, key: &str) -> impl Iterator<Item = &'a Value> {
+/// The elements of an array member (none when absent or not an array).
+pub(crate) fn array<'a>(v: &'a Value, key: &str) -> impl Iterator<Item = &'a Value> {
     v.get(key)
         .and_then(Value::as_array)
         .map(|a| a.iter())

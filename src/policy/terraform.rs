@@ -14,7 +14,7 @@ use std::collections::{BTreeSet, HashMap};
 use serde_json::Value;
 
 use crate::policy::embedded::decode_embedded;
-use crate::policy::snapshot::{Doc, Holder, HolderKind, Snapshot};
+use crate::policy::snapshot::{array, Doc, Holder, HolderKind, Snapshot};
 
 /// A resource as the plan shows it.
 #[derive(Debug, Clone)]
@@ -1057,14 +1057,6 @@ impl<'s> Model<'s> {
             Fact::Unknown { .. } | Fact::Exclusive { .. } => {}
         }
     }
-}
-
-fn array<'a>(v: &'a Value, key: &str) -> impl Iterator<Item = &'a Value> {
-    v.get(key)
-        .and_then(Value::as_array)
-        .map(|a| a.iter())
-        .into_iter()
-        .flatten()
 }
 
 /// For tests: the inline and attached policy names of every holder, by name.
