@@ -76,7 +76,7 @@ pub struct Markdown {
     kinds: [Kind; 4],
 }
 
-/// Caller-controlled text as a code span: cut to [`MAX_TEXT`], control characters escaped,
+/// Caller-controlled text as a code span: cut to 240 characters, control characters escaped,
 /// `|` escaped for tables, delimited by more backticks than it holds.
 pub fn code(s: &str) -> String {
     if s.is_empty() {
