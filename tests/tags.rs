@@ -289,3 +289,53 @@ fn config_items_and_the_snapshot_time() {
     assert_eq!(bad.code, 2);
     assert!(bad.stderr.contains("configurationItems"), "{}", bad.stderr);
 }
+
+/// A denied StartSession is logged with `requestParameters: null`: its target, named only in
+/// the message, still gets its tag history.
+#[test]
+fn a_denied_session_logged_without_parameters_gets_its_targets_history() {
+    let dir = tempdir();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).expect("mkdir");
+    write_trail(
+        &logs.join("a.json"),
+        &[
+            tags(
+                "CreateTags",
+                "ct-e1",
+                "2026-03-01T17:00:00Z",
+                "i-0eee",
+                &[("Env", Some("dev"))],
+            ),
+            session("s-e", "2026-03-01T18:00:00Z", "i-0eee", false),
+            tags(
+                "CreateTags",
+                "ct-e2",
+                "2026-03-01T19:00:00Z",
+                "i-0eee",
+                &[("Env", Some("prod"))],
+            ),
+        ],
+    );
+    let inventory = dir.path().join("inventory.csv");
+    std::fs::write(&inventory, "resource,key,value\ni-0eee,Env,prod\n").expect("write");
+    let policy = dir.path().join("policy.json");
+    std::fs::write(&policy, POLICY).expect("write");
+    let r = run([
+        "replay",
+        "--candidate",
+        policy.to_str().expect("utf8"),
+        "--inventory",
+        inventory.to_str().expect("utf8"),
+        "--format",
+        "jsonl",
+        "--all",
+        logs.to_str().expect("utf8"),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let se = by_id(&r, "s-e");
+    assert_eq!(se["target"], "i-0eee");
+    assert_eq!(se["candidate"], "allowed", "{se}");
+    assert_eq!(se["change"], "newly_allowed");
+    assert_eq!(se["tags"][0]["source"], "ct-e1");
+}

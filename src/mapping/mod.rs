@@ -358,6 +358,16 @@ pub fn recorded_reason(ev: &SsmEvent) -> Option<denial::Reason> {
     recorded_denial(ev).and_then(|d| d.reason)
 }
 
+/// The ID of the instance or node an event targets: its `target`, or for a call denied without
+/// request parameters, the resource AWS's message names.
+pub fn target_id(ev: &SsmEvent) -> Option<String> {
+    if let Some(t) = ev.target.as_deref().filter(|t| !t.is_empty()) {
+        return Some(t.to_string());
+    }
+    let resource = recovered_denial(ev).ok()??.resource?;
+    crate::arn::Arn::parse(&resource).map(|a| a.resource_id().to_string())
+}
+
 fn recovered_denial(ev: &SsmEvent) -> Result<Option<denial::Denial>, Skip> {
     let named = match ev.action {
         SsmAction::StartSession | SsmAction::GetConnectionStatus => {

@@ -560,8 +560,10 @@ impl Collector {
             self.tagged.push(Tagged(t))?;
         }
         for ev in r.pending {
-            if let Some(t) = ev.target.as_deref().filter(|t| !t.is_empty()) {
-                if !self.targets.contains(t) {
+            // The target (named only in the message for a call denied without parameters):
+            // its tag history is kept.
+            if let Some(t) = mapping::target_id(&ev) {
+                if !self.targets.contains(t.as_str()) {
                     self.targets.insert(t.into());
                 }
             }
