@@ -321,23 +321,11 @@ fn pipeline(c: &mut Criterion) {
         )
         .expect("inventory");
     let cfg = trailreplay::replay::ReplayConfig {
-        candidates: vec![PolicySet::from_documents(vec![policy])],
-        baseline: None,
-        principals: vec![],
-        accept: None,
-        tags_in_time: false,
-        tag_keys: vec![],
-        config_history: vec![],
-        inventory_time: None,
         inventory,
-        since: None,
-        until: None,
-        decode: DecodeOptions::default(),
-        keep_unchanged: false,
-        temp_dir: std::env::temp_dir(),
-        memory_budget: trailreplay::replay::DEFAULT_MEMORY_BUDGET,
-        accounts: vec![],
-        regions: vec![],
+        ..trailreplay::replay::ReplayConfig::new(
+            vec![PolicySet::from_documents(vec![policy])],
+            None,
+        )
     };
     let listing = trailreplay::source::list(&[dir.path().join("AWSLogs")]);
     let mut g = c.benchmark_group("pipeline");

@@ -712,23 +712,13 @@ proptest! {
         let policy = compile_document("admin", &json!({"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"ssm:*","Resource":"*"}}))
             .policy.expect("policy");
         let cfg = ReplayConfig {
-            candidates: vec![trailreplay::policy::set::PolicySet::from_documents(vec![policy])],
-            baseline: None,
-            principals: vec![],
-            accept: None,
-            tags_in_time: false,
-            tag_keys: vec![],
-            config_history: vec![],
-            inventory_time: None,
-            inventory: Default::default(),
-            since: None,
-            until: None,
-            decode: Default::default(),
             keep_unchanged: true,
             temp_dir: dir.path().to_path_buf(),
             memory_budget: budget,
-            accounts: vec![],
-            regions: vec![],
+            ..ReplayConfig::new(
+                vec![trailreplay::policy::set::PolicySet::from_documents(vec![policy])],
+                None,
+            )
         };
         let listing = trailreplay::source::list(&[dir.path().to_path_buf()]);
         let mut rows = Vec::new();

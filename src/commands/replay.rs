@@ -263,33 +263,6 @@ fn build_config(a: &ReplayArgs) -> Result<(ReplayConfig, Vec<String>), ConfigErr
     for c in &mut candidates {
         c.scps = [scps.clone(), candidate_scps.clone()].concat();
     }
-    // The resource tag keys each side's policies read (session tags, `aws:ssmmessages:*`, are
-    // not resource tags of a target): tags in time applies when there are some.
-    let keys_of = |s: &PolicySet| -> Vec<String> {
-        s.all_policies()
-            .flat_map(|p| &p.statements)
-            .flat_map(|s| &s.conditions)
-            .filter_map(|c| {
-                ["ssm:resourcetag/", "aws:resourcetag/"]
-                    .iter()
-                    .find_map(|p| c.key.strip_prefix(p))
-                    .filter(|k| !k.starts_with("aws:ssmmessages:"))
-                    .map(str::to_string)
-            })
-            .collect()
-    };
-    let base_keys = baseline.as_ref().map(keys_of).unwrap_or_default();
-    let tag_keys: Vec<Vec<String>> = candidates
-        .iter()
-        .map(|c| {
-            let mut k = keys_of(c);
-            k.extend(base_keys.iter().cloned());
-            k.sort();
-            k.dedup();
-            k
-        })
-        .collect();
-    let reads_tags = tag_keys.iter().any(|k| !k.is_empty());
     let mut config_history = Vec::new();
     for p in &a.config_history {
         let text = config::read_text(p)?;
@@ -347,16 +320,14 @@ fn build_config(a: &ReplayArgs) -> Result<(ReplayConfig, Vec<String>), ConfigErr
             "{warn_count} policy warning(s); run `trailreplay validate` on the policy files to see them"
         ));
     }
+    let base = ReplayConfig::new(candidates, baseline);
     let cfg = ReplayConfig {
-        candidates,
-        baseline,
         inventory,
         since,
         until,
         decode: DecodeOptions {
             verify: a.verify,
-            tags: reads_tags,
-            ..DecodeOptions::default()
+            ..base.decode
         },
         keep_unchanged: a.all,
         temp_dir: a.temp_dir.clone().unwrap_or_else(std::env::temp_dir),
@@ -364,8 +335,6 @@ fn build_config(a: &ReplayArgs) -> Result<(ReplayConfig, Vec<String>), ConfigErr
         accounts: a.scope.accounts.clone(),
         regions: a.scope.regions.clone(),
         principals,
-        tags_in_time: reads_tags,
-        tag_keys,
         config_history,
         inventory_time,
         accept: match &a.accept {
@@ -385,6 +354,7 @@ fn build_config(a: &ReplayArgs) -> Result<(ReplayConfig, Vec<String>), ConfigErr
                 Some(list)
             }
         },
+        ..base
     };
     Ok((cfg, names))
 }

@@ -233,6 +233,63 @@ fn tag_readings(
     (readings, bits)
 }
 
+impl ReplayConfig {
+    /// A replay of `candidates` against `baseline` (none: the log's outcomes) with the defaults:
+    /// no inventory, window or filters, changed events only, the system's temporary directory
+    /// and [`DEFAULT_MEMORY_BUDGET`]. Tags in time applies when a policy of either side reads
+    /// resource tags.
+    pub fn new(candidates: Vec<PolicySet>, baseline: Option<PolicySet>) -> ReplayConfig {
+        // Session tags (`aws:ssmmessages:*`) are not resource tags of a target.
+        let keys_of = |s: &PolicySet| -> Vec<String> {
+            s.all_policies()
+                .flat_map(|p| &p.statements)
+                .flat_map(|s| &s.conditions)
+                .filter_map(|c| {
+                    ["ssm:resourcetag/", "aws:resourcetag/"]
+                        .iter()
+                        .find_map(|p| c.key.strip_prefix(p))
+                        .filter(|k| !k.starts_with("aws:ssmmessages:"))
+                        .map(str::to_string)
+                })
+                .collect()
+        };
+        let base_keys = baseline.as_ref().map(keys_of).unwrap_or_default();
+        let tag_keys: Vec<Vec<String>> = candidates
+            .iter()
+            .map(|c| {
+                let mut k = keys_of(c);
+                k.extend(base_keys.iter().cloned());
+                k.sort();
+                k.dedup();
+                k
+            })
+            .collect();
+        let tags_in_time = tag_keys.iter().any(|k| !k.is_empty());
+        ReplayConfig {
+            candidates,
+            baseline,
+            inventory: Inventory::default(),
+            since: None,
+            until: None,
+            decode: DecodeOptions {
+                tags: tags_in_time,
+                ..DecodeOptions::default()
+            },
+            keep_unchanged: false,
+            temp_dir: std::env::temp_dir(),
+            memory_budget: DEFAULT_MEMORY_BUDGET,
+            accounts: Vec::new(),
+            regions: Vec::new(),
+            principals: Vec::new(),
+            accept: None,
+            tags_in_time,
+            tag_keys,
+            config_history: Vec::new(),
+            inventory_time: None,
+        }
+    }
+}
+
 /// Joins the waiting Terminate/ResumeSession events with the session index (both sorted by
 /// session ID) and evaluates them in parallel batches.
 fn join_sessions(
