@@ -72,6 +72,8 @@ pub struct ReplayConfig {
     /// The resource tag keys (lowercased) each candidate's and the baseline's policies read:
     /// the report's `tags` column, per candidate.
     pub tag_keys: Vec<Vec<String>>,
+    /// Every key of `tag_keys`, once (what an evaluation reads).
+    pub all_tag_keys: Vec<String>,
     /// AWS Config configuration items (`--config-history`).
     pub config_history: Vec<TagRecord>,
     /// When the inventory snapshot was taken (`--inventory-time`; `None`: after every event).
@@ -167,9 +169,7 @@ fn tag_readings(
     judged: Option<&Judged>,
 ) -> (Vec<TagReading>, u8) {
     let none = (Vec::new(), 0);
-    let mut keys: Vec<&String> = cfg.tag_keys.iter().flatten().collect();
-    keys.sort();
-    keys.dedup();
+    let keys = &cfg.all_tag_keys;
     if keys.is_empty() {
         return none;
     }
@@ -194,7 +194,7 @@ fn tag_readings(
     let snapshot = cfg.inventory.snapshot(&res.arn, Some(id));
     let mut bits = 0;
     let readings = keys
-        .into_iter()
+        .iter()
         .map(|key| {
             let k = if history.has(id) {
                 history.key_at(id, key, &at, snapshot)
@@ -264,7 +264,10 @@ impl ReplayConfig {
                 k
             })
             .collect();
-        let tags_in_time = tag_keys.iter().any(|k| !k.is_empty());
+        let mut all_tag_keys: Vec<String> = tag_keys.iter().flatten().cloned().collect();
+        all_tag_keys.sort();
+        all_tag_keys.dedup();
+        let tags_in_time = !all_tag_keys.is_empty();
         ReplayConfig {
             candidates,
             baseline,
@@ -284,6 +287,7 @@ impl ReplayConfig {
             accept: None,
             tags_in_time,
             tag_keys,
+            all_tag_keys,
             config_history: Vec::new(),
             inventory_time: None,
         }
