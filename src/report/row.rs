@@ -553,9 +553,9 @@ mod tests {
     use super::*;
     use crate::eval::Decision;
 
-    #[test]
-    fn typed_columns_survive_a_temporary_file() {
-        let mut row = Row {
+    /// A row with every column set as the tests below need, changed per test.
+    fn row() -> Row {
+        Row {
             event_id: "e1".into(),
             event_time: "t".into(),
             event_name: "StartSession".into(),
@@ -569,9 +569,9 @@ mod tests {
             resources: "a;b".into(),
             error_code: String::new(),
             baseline: Some(Verdict::Recorded { denied: false }),
-            candidate: Some(Verdict::Evaluated(Decision::ImplicitDeny)),
-            change: Change::NewlyDenied,
-            candidate_reason: "why".into(),
+            candidate: None,
+            change: Change::Unchanged,
+            candidate_reason: String::new(),
             baseline_reason: String::new(),
             file: "f#1".into(),
             recorded_reason: String::new(),
@@ -579,6 +579,16 @@ mod tests {
             accepted: String::new(),
             tags: Vec::new(),
             skip: None,
+        }
+    }
+
+    #[test]
+    fn typed_columns_survive_a_temporary_file() {
+        let mut row = Row {
+            candidate: Some(Verdict::Evaluated(Decision::ImplicitDeny)),
+            change: Change::NewlyDenied,
+            candidate_reason: "why".into(),
+            ..row()
         };
         let round_trip = |row: &Row| {
             let mut bytes = Vec::new();
@@ -598,29 +608,11 @@ mod tests {
     #[test]
     fn rows_share_columns_and_survive_a_temporary_file() {
         let shared = Row {
-            event_id: "e1".into(),
-            event_time: "t".into(),
-            event_name: "StartSession".into(),
-            account: "1".into(),
-            region: "r".into(),
-            principal_arn: "p".into(),
-            principal_type: "IAMUser".into(),
-            source_ip: String::new(),
-            target: "i-1".into(),
-            session_id: String::new(),
             resources: "a".into(),
-            error_code: String::new(),
-            baseline: Some(Verdict::Recorded { denied: false }),
             candidate: None,
             change: Change::Skipped,
-            candidate_reason: String::new(),
             baseline_reason: "recorded".into(),
-            file: "f#1".into(),
-            recorded_reason: String::new(),
-            explanation: None,
-            accepted: String::new(),
-            tags: Vec::new(),
-            skip: None,
+            ..row()
         };
         let own = |d: Decision, c: Change, why: &str| Own {
             candidate: Some(Verdict::Evaluated(d)),
