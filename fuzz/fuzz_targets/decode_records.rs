@@ -25,6 +25,6 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(fast, slow);
     }
     let name: Arc<str> = Arc::from("fuzz");
-    let out = decode::decode_stream(data, &name, DecodeOptions { verify: true, max_record: limit });
+    let out = decode::decode_stream(data, &name, DecodeOptions { verify: true, max_record: limit, ..Default::default() });
     assert_eq!(out.stats.verify_misses, 0, "the pre-filter missed a session event");
 });

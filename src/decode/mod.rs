@@ -1,14 +1,18 @@
 //! Bytes → CloudTrail records → Session Manager events.
 //!
-//! Most records in an archive are not Session Manager events, so each record's bytes are first
-//! searched for `ssm.amazonaws.com` (memchr's SIMD substring search) and only records that
-//! contain it, or that contain a `\u` escape (which could spell it differently), are parsed. The
-//! search does not depend on key order, whitespace or layout: it looks inside each record the
-//! structural scanner ([`scan`]) found. `--verify` parses every record and counts any record the
-//! pre-filter would have missed.
+//! Most records in an archive are not Session Manager events, so only records that contain
+//! `ssm.amazonaws.com` (and one of the five call names), or a `\u` escape (which could spell them
+//! differently), are parsed; the rest are counted. A file in the layout CloudTrail writes is read
+//! whole and split by byte search (`decode::fast`): one SIMD substring search each for the record
+//! starts, the event source and escapes, over the whole file. Any other layout, a file larger
+//! than 32 MiB decompressed, a read error or `--verify` goes through the structural
+//! scanner ([`scan`]), which follows the JSON structure and does not depend on key order,
+//! whitespace or layout; both give the same records and counts. `--verify` parses every record
+//! and counts any record the pre-filter would have missed.
 
 pub(crate) mod athena;
 pub(crate) mod event;
+pub(crate) mod fast;
 pub(crate) mod record;
 pub(crate) mod tagging;
 // Public but hidden and undocumented: for the property tests and fuzz targets, not the API.
@@ -175,13 +179,18 @@ pub fn prefilter(bytes: &[u8]) -> bool {
 /// so its value is read where it is found instead of searching the whole record; a record
 /// where that does not work (no plain `"eventName"` key, escapes) is searched for the names.
 pub fn prefilter_tags(bytes: &[u8]) -> bool {
+    prefilter_tags_at(bytes).0
+}
+
+/// [`prefilter_tags`], and where the `eventName` key is when it was found.
+fn prefilter_tags_at(bytes: &[u8]) -> (bool, Option<usize>) {
     let f = finders();
-    let key = f
+    let found = f
         .event_name
         .find(bytes)
-        .map(|i| i + 11)
-        .or_else(|| f.event_name_lower.find(bytes).map(|i| i + 11));
-    if let Some(mut i) = key {
+        .or_else(|| f.event_name_lower.find(bytes));
+    if let Some(at) = found {
+        let mut i = at + 11;
         let skip = |i: &mut usize, what: &[u8]| {
             while bytes.get(*i).is_some_and(|b| what.contains(b)) {
                 *i += 1;
@@ -196,15 +205,28 @@ pub fn prefilter_tags(bytes: &[u8]) -> bool {
                 if let Some(len) = memchr::memchr2(b'"', b'\\', &bytes[start..]) {
                     if bytes[start + len] != b'"' {
                         // An escape in the name: it could spell anything; let the parser see.
-                        return true;
+                        return (true, found);
                     }
                     let name = &bytes[start..start + len];
-                    return tagging::TAGGING.iter().any(|(_, n)| n.as_bytes() == name);
+                    let tagging = tagging::TAGGING.iter().any(|(_, n)| n.as_bytes() == name);
+                    return (tagging, found);
                 }
             }
         }
     }
-    f.tags.find(bytes).is_some() || f.run.find(bytes).is_some()
+    (
+        f.tags.find(bytes).is_some() || f.run.find(bytes).is_some(),
+        found,
+    )
+}
+
+/// Does the record hold the bytes `eventSource`? `near` is where the `eventName` key was found,
+/// if it was: in CloudTrail's key order `eventSource` comes just before it, so the bytes before
+/// it are searched first.
+fn has_event_source(bytes: &[u8], near: Option<usize>) -> bool {
+    let f = &finders().event_source;
+    near.is_some_and(|at| f.find(&bytes[at.saturating_sub(256)..at]).is_some())
+        || f.find(bytes).is_some()
 }
 
 /// Decodes one stream of log data (already decompressed).
@@ -214,32 +236,191 @@ pub fn decode_stream<R: Read>(reader: R, file: &Arc<str>, opts: DecodeOptions) -
 
 /// [`decode_stream`], handing `keep` the record number and the bytes of every Session Manager
 /// record as it is decoded (for `trailreplay extract`, which writes them unchanged).
+///
+/// A file up to 32 MiB (decompressed) is read whole into a buffer the thread reuses; in
+/// CloudTrail's own layout it is split by byte search (`decode::fast`), otherwise (and for larger
+/// files, read errors and `--verify`) by the structural scan, which gives the same records.
 pub fn decode_stream_keeping<R: Read>(
+    mut reader: R,
+    file: &Arc<str>,
+    opts: DecodeOptions,
+    keep: &mut dyn FnMut(u64, &[u8]),
+) -> FileOutcome {
+    thread_local! {
+        static WHOLE: std::cell::RefCell<(Vec<u8>, fast::Split)> =
+            std::cell::RefCell::new((Vec::new(), fast::Split::default()));
+    }
+    let (mut buffer, mut split) = WHOLE.with(|b| std::mem::take(&mut *b.borrow_mut()));
+    let (filled, ended) = read_up_to(&mut reader, &mut buffer, fast::WHOLE_FILE_LIMIT);
+    let whole = &buffer[..filled];
+    let mut out = None;
+    if matches!(ended, Ok(true)) && !opts.verify && fast::split(whole, &mut split) {
+        out = decode_split(whole, &split, file, opts, keep);
+    }
+    let out = out.unwrap_or_else(|| {
+        let rest: Box<dyn Read + '_> = match ended {
+            Ok(true) => Box::new(std::io::empty()),
+            Ok(false) => Box::new(reader),
+            Err(e) => Box::new(FailOnce(Some(e))),
+        };
+        decode_scanned(std::io::Cursor::new(whole).chain(rest), file, opts, keep)
+    });
+    WHOLE.with(|b| *b.borrow_mut() = (buffer, split));
+    out
+}
+
+/// Reads into `buf` until the end of `reader` (`Ok(true)`) or until `limit` bytes are read
+/// (`Ok(false)`: the rest is still in `reader`); returns how many bytes it read. `buf` is only
+/// ever grown (its bytes are initialised once, and the thread reuses it).
+fn read_up_to(
+    reader: &mut dyn Read,
+    buf: &mut Vec<u8>,
+    limit: usize,
+) -> (usize, std::io::Result<bool>) {
+    let mut filled = 0;
+    loop {
+        if filled >= limit {
+            return (filled, Ok(false));
+        }
+        if filled == buf.len() {
+            let grown = (buf.len() * 2).clamp(scan::CHUNK, limit.max(scan::CHUNK));
+            buf.resize(grown, 0);
+        }
+        let end = buf.len().min(limit);
+        match reader.read(&mut buf[filled..end]) {
+            Ok(0) => return (filled, Ok(true)),
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return (filled, Err(e)),
+        }
+    }
+}
+
+/// A reader that fails with the error it holds, once, then ends: the read error of a file read
+/// whole, replayed at the same offset for the structural scan.
+struct FailOnce(Option<std::io::Error>);
+
+impl Read for FailOnce {
+    fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+        match self.0.take() {
+            Some(e) => Err(e),
+            None => Ok(0),
+        }
+    }
+}
+
+/// The records of a file split by [`fast::split`], or `None` when a candidate does not parse
+/// (the split may be wrong: the caller scans the file's structure instead).
+fn decode_split(
+    whole: &[u8],
+    split: &fast::Split,
+    file: &Arc<str>,
+    opts: DecodeOptions,
+    keep: &mut dyn FnMut(u64, &[u8]),
+) -> Option<FileOutcome> {
+    let mut d = Decoder::new(file, opts);
+    let mut kept: Vec<(u64, usize, usize)> = Vec::new();
+    let mut stats = scan::ScanStats {
+        bytes: whole.len() as u64,
+        ..scan::ScanStats::default()
+    };
+    for (i, ((&a, &b), &hits)) in split
+        .starts
+        .iter()
+        .zip(&split.ends)
+        .zip(&split.hits)
+        .enumerate()
+    {
+        let bytes = &whole[a..b];
+        if bytes.len() > opts.max_record {
+            stats.oversize += 1;
+            continue;
+        }
+        stats.units += 1;
+        // What `prefilter` would say, from the hits of the searches over the whole file.
+        let candidate = hits & fast::HAS_ESCAPE != 0
+            || (hits & fast::HAS_SOURCE != 0 && names_session_call(bytes));
+        if d.record(i as u64, bytes, candidate) {
+            kept.push((i as u64, a, b));
+        }
+        if d.out.stats.malformed > 0 {
+            return None;
+        }
+    }
+    for (i, a, b) in kept {
+        keep(i, &whole[a..b]);
+    }
+    Some(d.finish(Ok(stats)))
+}
+
+/// The records of a stream split by the structural scan.
+fn decode_scanned<R: Read>(
     reader: R,
     file: &Arc<str>,
     opts: DecodeOptions,
     keep: &mut dyn FnMut(u64, &[u8]),
 ) -> FileOutcome {
-    let mut out = FileOutcome::default();
-    let mut errors_seen = 0usize;
+    let mut d = Decoder::new(file, opts);
     thread_local! {
         static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
     let mut buffer = BUFFER.with(|b| std::mem::take(&mut *b.borrow_mut()));
     let result = scan::scan_with_buffer(reader, opts.max_record, &mut buffer, |_, index, bytes| {
-        let st = &mut out.stats;
-        let candidate = prefilter(bytes);
-        let tagging = opts.tags && !candidate && prefilter_tags(bytes);
+        if d.record(index, bytes, prefilter(bytes)) {
+            keep(index, bytes);
+        }
+    });
+    if buffer.capacity() <= 4 * MAX_RECORD_BYTES {
+        BUFFER.with(|b| *b.borrow_mut() = buffer);
+    }
+    d.finish(result)
+}
+
+/// Does a record that holds the event source also name one of the five calls? (The second half
+/// of [`prefilter`].)
+fn names_session_call(bytes: &[u8]) -> bool {
+    let f = finders();
+    f.session.find(bytes).is_some() || f.status.find(bytes).is_some()
+}
+
+/// One file's records on their way to a [`FileOutcome`].
+struct Decoder<'a> {
+    out: FileOutcome,
+    errors_seen: usize,
+    file: &'a Arc<str>,
+    opts: DecodeOptions,
+}
+
+impl<'a> Decoder<'a> {
+    fn new(file: &'a Arc<str>, opts: DecodeOptions) -> Decoder<'a> {
+        Decoder {
+            out: FileOutcome::default(),
+            errors_seen: 0,
+            file,
+            opts,
+        }
+    }
+
+    /// Counts and decodes one record; `candidate` is the pre-filter's verdict. `true`: the
+    /// record is kept (a session event, or a tag change with tags in time).
+    fn record(&mut self, index: u64, bytes: &[u8], candidate: bool) -> bool {
+        let (file, opts) = (self.file, self.opts);
+        let st = &mut self.out.stats;
+        let (tagging, name_at) = if opts.tags && !candidate {
+            prefilter_tags_at(bytes)
+        } else {
+            (false, None)
+        };
         if !candidate && !tagging && !opts.verify {
             // Without the bytes `eventSource` (and without a `\u` escape, which the pre-filter
             // passes on) an object cannot be a CloudTrail record: policy files or other JSON
             // given as logs by mistake are counted as such, never as records read.
-            if finders().event_source.find(bytes).is_some() || athena::looks_like_row(bytes) {
+            if has_event_source(bytes, name_at) || athena::looks_like_row(bytes) {
                 st.prefiltered += 1;
             } else {
                 st.not_records += 1;
             }
-            return;
+            return false;
         }
         st.parsed += 1;
         let lossy;
@@ -275,8 +456,8 @@ pub fn decode_stream_keeping<R: Read>(
                     st.verify_misses += 1;
                 }
                 st.session_events += 1;
-                keep(index, bytes);
-                out.events.push(*ev);
+                self.out.events.push(*ev);
+                return true;
             }
             Ok(Decoded::Tagging { ssm }) => {
                 if ssm {
@@ -286,27 +467,13 @@ pub fn decode_stream_keeping<R: Read>(
                 }
                 if opts.tags {
                     let record = converted.as_deref().map_or(bytes, str::as_bytes);
-                    let v: Option<serde_json::Value> = serde_json::from_slice(record).ok();
-                    let records = v
-                        .map(|v| {
-                            // EventBridge and lookup-events envelopes carry the record inside.
-                            let inner = v
-                                .get("detail")
-                                .cloned()
-                                .or_else(|| {
-                                    v.get("CloudTrailEvent")
-                                        .and_then(serde_json::Value::as_str)
-                                        .and_then(|t| serde_json::from_str(t).ok())
-                                })
-                                .unwrap_or(v);
-                            tagging::tag_records(&inner, file, index)
-                        })
-                        .unwrap_or_default();
-                    if !records.is_empty() {
+                    let records = tag_records_of(record, file, index);
+                    let found = !records.is_empty();
+                    if found {
                         st.tag_events += 1;
-                        keep(index, bytes);
                     }
-                    out.tag_records.extend(records);
+                    self.out.tag_records.extend(records);
+                    return found;
                 }
             }
             Ok(Decoded::OtherSsm) => st.other_ssm += 1,
@@ -317,56 +484,188 @@ pub fn decode_stream_keeping<R: Read>(
                 if finders().source.find(bytes).is_some() {
                     st.malformed_ssm += 1;
                 }
-                errors_seen += 1;
-                if errors_seen <= MAX_RECORD_ERRORS {
-                    out.record_errors
+                self.errors_seen += 1;
+                if self.errors_seen <= MAX_RECORD_ERRORS {
+                    self.out
+                        .record_errors
                         .push(format!("record {}: invalid JSON: {e}", index + 1));
                 }
             }
         }
-    });
-    if buffer.capacity() <= 4 * MAX_RECORD_BYTES {
-        BUFFER.with(|b| *b.borrow_mut() = buffer);
+        false
     }
-    let stats = match result {
-        Ok(s) => s,
-        Err((s, e)) => {
-            out.fatal = Some(e.to_string());
-            s
+
+    /// The outcome, with the scan's counts and what it says about the file as a whole.
+    fn finish(self, result: Result<scan::ScanStats, (scan::ScanStats, ScanError)>) -> FileOutcome {
+        let (mut out, errors_seen, opts) = (self.out, self.errors_seen, self.opts);
+        let stats = match result {
+            Ok(s) => s,
+            Err((s, e)) => {
+                out.fatal = Some(e.to_string());
+                s
+            }
+        };
+        out.stats.records = stats.units + stats.oversize;
+        out.stats.bytes = stats.bytes;
+        out.stats.oversize = stats.oversize;
+        out.stats.non_object_elements = stats.non_objects;
+        if stats.oversize > 0 {
+            out.record_errors.push(format!(
+                "{} record(s) larger than {} bytes skipped",
+                stats.oversize, opts.max_record
+            ));
         }
-    };
-    out.stats.records = stats.units + stats.oversize;
-    out.stats.bytes = stats.bytes;
-    out.stats.oversize = stats.oversize;
-    out.stats.non_object_elements = stats.non_objects;
-    if stats.oversize > 0 {
-        out.record_errors.push(format!(
-            "{} record(s) larger than {} bytes skipped",
-            stats.oversize, opts.max_record
-        ));
+        if out.fatal.is_none() && out.stats.bytes == 0 {
+            // CloudTrail never writes an empty file: say so, it may be a failed copy.
+            out.record_errors.push("the file is empty".to_string());
+        }
+        if out.stats.not_records > 0 {
+            out.record_errors.push(format!(
+                "{} JSON object(s) are not CloudTrail records (no `eventSource`/`eventName`)",
+                out.stats.not_records
+            ));
+        }
+        if errors_seen > MAX_RECORD_ERRORS {
+            out.record_errors.push(format!(
+                "{} more invalid record(s) not shown",
+                errors_seen - MAX_RECORD_ERRORS
+            ));
+        }
+        out
     }
-    if out.fatal.is_none() && out.stats.bytes == 0 {
-        // CloudTrail never writes an empty file: say so, it may be a failed copy.
-        out.record_errors.push("the file is empty".to_string());
-    }
-    if out.stats.not_records > 0 {
-        out.record_errors.push(format!(
-            "{} JSON object(s) are not CloudTrail records (no `eventSource`/`eventName`)",
-            out.stats.not_records
-        ));
-    }
-    if errors_seen > MAX_RECORD_ERRORS {
-        out.record_errors.push(format!(
-            "{} more invalid record(s) not shown",
-            errors_seen - MAX_RECORD_ERRORS
-        ));
-    }
-    out
+}
+
+/// The tag changes a tagging call's record makes (EventBridge and lookup-events envelopes carry
+/// the record inside).
+fn tag_records_of(
+    record: &[u8],
+    file: &Arc<str>,
+    index: u64,
+) -> Vec<crate::mapping::history::TagRecord> {
+    let v: Option<serde_json::Value> = serde_json::from_slice(record).ok();
+    v.map(|v| {
+        let inner = v
+            .get("detail")
+            .cloned()
+            .or_else(|| {
+                v.get("CloudTrailEvent")
+                    .and_then(serde_json::Value::as_str)
+                    .and_then(|t| serde_json::from_str(t).ok())
+            })
+            .unwrap_or(v);
+        tagging::tag_records(&inner, file, index)
+    })
+    .unwrap_or_default()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A file decoded by the fast path, and by the structural scan alone.
+    fn both_ways(bytes: &[u8], opts: DecodeOptions) -> (FileOutcome, FileOutcome) {
+        let file: Arc<str> = Arc::from("f.json");
+        let fast = decode_stream(bytes, &file, opts);
+        let scanned = decode_scanned(bytes, &file, opts, &mut |_, _| {});
+        (fast, scanned)
+    }
+
+    fn assert_same(a: &FileOutcome, b: &FileOutcome) {
+        assert_eq!(a.stats, b.stats);
+        assert_eq!(a.events, b.events);
+        assert_eq!(a.tag_records, b.tag_records);
+        assert_eq!(a.record_errors, b.record_errors);
+        assert_eq!(a.fatal, b.fatal);
+    }
+
+    /// The bundled trail files and a public one (cloudgrep's) are in CloudTrail's layout: the
+    /// byte search splits them. For them and for every other public file, in other layouts,
+    /// the outcome (counts, events, tag changes, errors) is the structural scan's, with and
+    /// without tags in time.
+    #[test]
+    fn fast_path_equals_structural_scan_on_trail_files() {
+        // The bundled archive's trail files and every public record file in tests/data/real.
+        let files: Vec<std::path::PathBuf> = ["samples/AWSLogs", "tests/data/real"]
+            .iter()
+            .flat_map(|d| walkdir::WalkDir::new(d).into_iter().filter_map(Result::ok))
+            .map(|e| e.into_path())
+            .filter(|p| {
+                let name = p.to_string_lossy();
+                name.contains("_CloudTrail_") || (name.contains("/real/") && name.contains(".json"))
+            })
+            .collect();
+        assert!(files.len() >= 5, "{files:?}");
+        let mut split_files = 0;
+        for path in files {
+            let input = crate::source::Input::File(path.clone());
+            let mut text = Vec::new();
+            let read = crate::source::open(&input).and_then(|mut r| r.read_to_end(&mut text));
+            assert!(read.is_ok(), "{}", path.display());
+            let mut split = fast::Split::default();
+            let compact = text.starts_with(b"{\"Records\":[{\"eventVersion\"");
+            assert_eq!(
+                fast::split(&text, &mut split),
+                compact,
+                "{}",
+                path.display()
+            );
+            split_files += usize::from(compact);
+            for tags in [false, true] {
+                let opts = DecodeOptions {
+                    tags,
+                    ..DecodeOptions::default()
+                };
+                let (a, b) = both_ways(&text, opts);
+                assert!(a.stats.records > 0);
+                assert_same(&a, &b);
+            }
+        }
+        assert!(split_files >= 4, "{split_files}");
+    }
+
+    /// A record split in the wrong place (an object inside a list that begins with
+    /// `eventVersion`) makes a candidate that does not parse: the file goes to the structural
+    /// scan, which counts one record and finds the event.
+    #[test]
+    fn a_wrong_split_falls_back_to_the_structural_scan() {
+        let record = |extra: &str| {
+            format!(
+                r#"{{"eventVersion":"1.08","userIdentity":{{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/a","accountId":"111122223333"}},"eventTime":"2024-01-01T00:00:00Z","eventSource":"ssm.amazonaws.com","eventName":"StartSession","awsRegion":"us-east-1","sourceIPAddress":"192.0.2.1","requestParameters":{{"target":"i-0123456789abcdef0"{extra}}},"responseElements":{{"sessionId":"a-0123456789abcdef0"}},"eventID":"e1","recipientAccountId":"111122223333"}}"#
+            )
+        };
+        let nested = record(r#","list":[{"k":1},{"eventVersion":"x","y":2}]"#);
+        let text = format!(r#"{{"Records":[{nested},{}]}}"#, record(""));
+        let (a, b) = both_ways(text.as_bytes(), DecodeOptions::default());
+        assert_same(&a, &b);
+        assert_eq!(a.stats.records, 2);
+        assert_eq!(a.stats.session_events, 2);
+        assert_eq!(a.stats.malformed, 0);
+    }
+
+    /// A read error in a file read whole is replayed at the same offset for the structural
+    /// scan: the records before it are decoded and the error is the file's fatal one.
+    #[test]
+    fn read_error_keeps_records_before_it() {
+        // The scan reads 64-byte blocks: the error comes well after the first record's end.
+        let text = format!(
+            "{}{}",
+            r#"{"Records":[{"eventVersion":"1","eventSource":"s3.amazonaws.com"},{"eventVersion":"1","x":""#,
+            "x".repeat(200)
+        );
+        let failing = std::io::Cursor::new(text.as_bytes()).chain(FailOnce(Some(
+            std::io::Error::other("corrupt deflate stream"),
+        )));
+        let file: Arc<str> = Arc::from("f.json.gz");
+        let out = decode_stream(failing, &file, DecodeOptions::default());
+        assert_eq!(out.stats.records, 1);
+        assert_eq!(out.stats.prefiltered, 1);
+        let fatal = out.fatal.unwrap_or_default();
+        assert!(fatal.contains("corrupt deflate stream"), "{fatal}");
+        assert!(
+            fatal.contains(&format!("after {} bytes", text.len())),
+            "{fatal}"
+        );
+    }
 
     /// The tag pre-filter reads the event name where the key is, in any layout, and falls back
     /// to searching the names when it cannot.
