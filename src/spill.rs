@@ -285,6 +285,15 @@ where
     /// Adds an item; writes a sorted run when the buffer passes the budget.
     pub fn push(&mut self, item: T) -> Result<(), SpillError> {
         self.bytes += item.footprint();
+        if self.buffer.len() == self.buffer.capacity() {
+            // Room for as many items as the budget can hold, at once: growing by doubling
+            // copies the buffer into fresh memory each time, and fresh pages cost the kernel's
+            // zeroing (the largest cost after decompression in a profile). Only the pages
+            // filled are touched.
+            let most = (self.budget / std::mem::size_of::<T>().max(1)).max(16);
+            self.buffer
+                .reserve_exact(most.saturating_sub(self.buffer.len()).max(16));
+        }
         self.buffer.push(item);
         if self.bytes > self.budget {
             self.spill()?;
@@ -306,6 +315,16 @@ where
             Ok(path)
         }));
         Ok(())
+    }
+
+    /// The part of the budget its buffer does not use now.
+    pub fn unused(&self) -> usize {
+        self.budget.saturating_sub(self.bytes)
+    }
+
+    /// Gives the buffer more of the memory budget (memory another buffer will not use).
+    pub fn grow_budget(&mut self, extra: usize) {
+        self.budget += extra;
     }
 
     /// How many runs went (or are going) to disk.

@@ -246,6 +246,27 @@ fn granted_revoked_regranted_each_session_sees_its_own_tags() {
     assert!(csv.stdout.contains("env=prod (ct-2)"), "{}", csv.stdout);
 }
 
+/// With one thread, every event of a file is evaluated with the snapshot before any tag change
+/// of that file is known (the tag history is complete only after the scan), and the events whose
+/// target turns out to have a history are evaluated again: the report is the one of two threads,
+/// where some events wait for a history already known instead.
+#[test]
+fn events_evaluated_before_their_targets_history_is_known_are_evaluated_again() {
+    let one = tempdir();
+    let (r1, s1) = replay(one.path(), &["--threads", "1"]);
+    let two = tempdir();
+    let (r2, s2) = replay(two.path(), &["--threads", "2"]);
+    let rows = |r: &Run, dir: &Path| r.stdout.replace(&dir.display().to_string(), "DIR");
+    assert_eq!(rows(&r1, one.path()), rows(&r2, two.path()));
+    assert_eq!(s1["tags"], s2["tags"]);
+    // The snapshot says dev (allowed); at the time, i-0aaa was prod.
+    assert_eq!(by_id(&r1, "s-2")["candidate"], "implicitDeny");
+    assert_eq!(by_id(&r1, "s-2")["tags"][0]["source"], "ct-2");
+    // The change of i-0ddd is in another file, read after the session's file.
+    assert_eq!(by_id(&r1, "s-d")["candidate"], "indeterminate");
+    assert_eq!(by_id(&r1, "s-c")["tags"][0]["source"], "snapshot");
+}
+
 #[test]
 fn config_items_and_the_snapshot_time() {
     let dir = tempdir();

@@ -228,7 +228,8 @@ impl Footprint for Start {
 pub(super) struct Pending {
     /// The session, then the event's file and record.
     pub(super) key: (Box<str>, Arc<str>, u64),
-    pub(super) event: SsmEvent,
+    /// Boxed: the buffer is sorted, and moving whole events cost more than comparing them.
+    pub(super) event: Box<SsmEvent>,
 }
 
 ordered_by_key!(Pending);
@@ -241,7 +242,7 @@ impl Codec for Pending {
     fn decode(bytes: &[u8]) -> std::io::Result<Self> {
         let mut r = wire::Reader { bytes };
         let session: Box<str> = r.str()?.into();
-        let Json(event) = Json::<SsmEvent>::decode(r.bytes)?;
+        let Json(event) = Json::<Box<SsmEvent>>::decode(r.bytes)?;
         Ok(Pending {
             key: (session, event.file.clone(), event.record),
             event,

@@ -5,15 +5,19 @@
 //!    GetConnectionStatus), so those events' memory goes as their rows come; it keeps
 //!    Terminate/ResumeSession events, notes the sessions its StartSessions create, returns its
 //!    counts and errors, and never prints.
-//! 2. The session index is merged (for each ID, the first StartSession in event order), and the
-//!    waiting Terminate/ResumeSession events are evaluated in parallel.
+//!    With tags in time, an event whose target is already known to have a tag history waits
+//!    for the whole history; the others are evaluated with the snapshot and kept as *rechecks*
+//!    (most targets never change tags, and their evaluation then overlaps decompression).
+//! 2. The tag history is built; the rechecks of targets that have one are evaluated again and
+//!    replace their first evaluation. The session index is merged (for each ID, the first
+//!    StartSession in event order), and the waiting events are evaluated in parallel.
 //! 3. Everything is ordered by `eventTime`, then `eventID` (then file and record, so the copy
 //!    kept of a duplicated event never depends on thread timing) and de-duplicated by
 //!    `eventID`: rows come out in event order, identical whatever the thread count. Unchanged
 //!    events are kept only as counts unless `--all` asks for their rows.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
 use rayon::prelude::*;
@@ -53,8 +57,10 @@ pub struct ReplayConfig {
     /// Where temporary files go when a replay outgrows its memory budget.
     pub temp_dir: std::path::PathBuf,
     /// Memory for events buffered on their way to the report, in bytes (estimated); past it
-    /// they go to temporary files. Split: 60% rows and counts, 20% waiting
-    /// Terminate/ResumeSession events, 20% the session index.
+    /// they go to temporary files. Split: 60% rows and counts, 20% waiting events, 10% the
+    /// session index, 10% tag changes; with tags in time, 30% rows and counts and 30% rechecks.
+    /// After the scan, what the waiting events, the index and the tag changes leave unused goes
+    /// to the rows.
     pub memory_budget: usize,
     /// Only events of these accounts (`recipientAccountId`) and regions (`awsRegion`); empty:
     /// all.
@@ -333,7 +339,7 @@ fn join_sessions(
                 index.insert(s.session.clone(), s.info.clone());
             }
         }
-        batch.push(p.event);
+        batch.push(*p.event);
         if batch.len() == BATCH {
             flush(&mut batch, &mut index, items)?;
         }
@@ -345,8 +351,12 @@ fn join_sessions(
 struct FileResult {
     outcome: FileOutcome,
     items: Vec<Item>,
-    /// Terminate/ResumeSession events: they wait for the complete session index.
+    /// Terminate/ResumeSession events: they wait for the complete session index (and, with
+    /// tags in time, the events whose target is known to have a tag history).
     pending: Vec<SsmEvent>,
+    /// With tags in time: events evaluated with the snapshot whose target may turn out to have
+    /// a tag history (they are evaluated again if it does).
+    rechecks: Vec<(String, SsmEvent)>,
     /// Sessions started in this file, with the key of their StartSession.
     started: Vec<(SortKey, String, SessionInfo)>,
 }
@@ -459,16 +469,25 @@ fn item(cfg: &ReplayConfig, sessions: &Sessions, history: &TagHistory, ev: &SsmE
 
 /// Decodes one file and evaluates, right away, every event that does not need the session
 /// index: the event's memory goes as soon as its row (or count) exists.
+///
+/// With tags in time, an event's tags are those of its time, which only the whole scan tells.
+/// An event whose target is already known to have a tag history (`with_history`: the resources
+/// of the tag changes read so far, and of the Config items) waits for it; any other event is
+/// evaluated now with the snapshot, which is right unless a tag change of its target turns up
+/// later, and is kept as a recheck: after the scan, the rechecks of targets with a history are
+/// evaluated again and their items replace these.
 fn process_file(
     cfg: &ReplayConfig,
     input: &Input,
     no_sessions: &Sessions,
     no_history: &TagHistory,
+    with_history: &RwLock<HashSet<Box<str>>>,
 ) -> FileResult {
     let mut outcome = decode_input(input, cfg.decode);
     let events = std::mem::take(&mut outcome.events);
     let mut items = Vec::with_capacity(events.len());
     let mut pending = Vec::new();
+    let mut rechecks = Vec::new();
     let mut started = Vec::new();
     for ev in events {
         if let Some((id, info)) = Sessions::started_by(&ev) {
@@ -478,8 +497,21 @@ fn process_file(
             SsmAction::TerminateSession | SsmAction::ResumeSession if in_window(cfg, &ev) => {
                 pending.push(ev)
             }
-            // With tags in time every event waits for the whole tag history.
-            _ if cfg.tags_in_time && in_window(cfg, &ev) => pending.push(ev),
+            _ if cfg.tags_in_time && in_window(cfg, &ev) => match mapping::target_id(&ev) {
+                Some(t)
+                    if with_history
+                        .read()
+                        .map_or(true, |known| known.contains(t.as_str())) =>
+                {
+                    pending.push(ev)
+                }
+                Some(t) => {
+                    items.push(item(cfg, no_sessions, no_history, &ev));
+                    rechecks.push((t, ev));
+                }
+                // Without a target no tag history applies.
+                None => items.push(item(cfg, no_sessions, no_history, &ev)),
+            },
             _ => items.push(item(cfg, no_sessions, no_history, &ev)),
         }
     }
@@ -487,8 +519,43 @@ fn process_file(
         outcome,
         items,
         pending,
+        rechecks,
         started,
     }
+}
+
+/// Evaluates again, with the tag history, the rechecks whose target has one; their items go to
+/// `replacements` (the final merge prefers them to the items evaluated with the snapshot).
+fn recheck(
+    cfg: &ReplayConfig,
+    history: &TagHistory,
+    rechecks: SortedSpill<Pending>,
+    replacements: &mut SortedSpill<Item>,
+) -> Result<(), SpillError> {
+    const BATCH: usize = 1024;
+    if history.is_empty() {
+        // No target has a history: every evaluation with the snapshot stands.
+        return Ok(());
+    }
+    let no_sessions = Sessions::default();
+    let mut rechecks = rechecks.finish()?;
+    let mut batch: Vec<SsmEvent> = Vec::with_capacity(BATCH);
+    let flush = |batch: &mut Vec<SsmEvent>, out: &mut SortedSpill<Item>| {
+        let done: Vec<Item> = std::mem::take(batch)
+            .into_par_iter()
+            .map(|ev| item(cfg, &no_sessions, history, &ev))
+            .collect();
+        done.into_iter().try_for_each(|it| out.push(it))
+    };
+    while let Some(r) = rechecks.next_item()? {
+        if history.has(&r.key.0) {
+            batch.push(*r.event);
+            if batch.len() == BATCH {
+                flush(&mut batch, replacements)?;
+            }
+        }
+    }
+    flush(&mut batch, replacements)
 }
 
 /// The file counts the listing alone gives (subset parts are not counted: their manifests
@@ -581,7 +648,7 @@ pub enum ReplayError {
 }
 
 /// Everything the per-file results add up to, gathered as they arrive.
-struct Collector {
+struct Collector<'a> {
     summary: Summary,
     totals: FileStats,
     /// Per input (listing order): its problems.
@@ -596,10 +663,14 @@ struct Collector {
     tagged: SortedSpill<Tagged>,
     /// The targets of session events (the resources whose tag history is kept).
     targets: HashSet<Box<str>>,
+    /// Events evaluated with the snapshot, by target (tags in time).
+    rechecks: SortedSpill<Pending>,
+    /// The resources known so far to have a tag history (read by the workers).
+    with_history: &'a RwLock<HashSet<Box<str>>>,
     session_events: u64,
 }
 
-impl Collector {
+impl Collector<'_> {
     fn add_file(&mut self, index: usize, input: &Input, r: FileResult) -> Result<(), SpillError> {
         let mut o = r.outcome;
         let mut o_tags = std::mem::take(&mut o.tag_records);
@@ -617,8 +688,26 @@ impl Collector {
         for it in r.items {
             self.items.push(it)?;
         }
+        if !o_tags.is_empty() {
+            if let Ok(mut known) = self.with_history.write() {
+                for t in &o_tags {
+                    if !known.contains(t.resource.as_str()) {
+                        known.insert(t.resource.as_str().into());
+                    }
+                }
+            }
+        }
         for t in std::mem::take(&mut o_tags) {
             self.tagged.push(Tagged(t))?;
+        }
+        for (target, ev) in r.rechecks {
+            if !self.targets.contains(target.as_str()) {
+                self.targets.insert(target.as_str().into());
+            }
+            self.rechecks.push(Pending {
+                key: (target.into(), ev.file.clone(), ev.record),
+                event: Box::new(ev),
+            })?;
         }
         for ev in r.pending {
             // The target (named only in the message for a call denied without parameters):
@@ -634,7 +723,7 @@ impl Collector {
                     ev.file.clone(),
                     ev.record,
                 ),
-                event: ev,
+                event: Box::new(ev),
             })?;
         }
         for (key, id, info) in r.started {
@@ -698,23 +787,27 @@ pub fn run(
         totals.add(&m.records);
         carried.extend(m.problems.iter().cloned());
     }
+    // Config items are known before the scan: their resources' events wait for the history.
+    let with_history: RwLock<HashSet<Box<str>>> = RwLock::new(
+        cfg.config_history
+            .iter()
+            .map(|r| r.resource.as_str().into())
+            .collect(),
+    );
+    // Tenths of the memory budget. With tags in time, events evaluated with the snapshot are
+    // kept until the history is complete, as rechecks.
+    let tenths = |share: usize| cfg.memory_budget / 10 * share;
     let mut c = Collector {
         summary,
         totals,
         problems: (0..listing.inputs.len()).map(|_| Vec::new()).collect(),
-        // With tags in time every event waits in `pending` for the tag history: it gets the
-        // larger share.
-        items: SortedSpill::new(
-            area.clone(),
-            cfg.memory_budget / 10 * if cfg.tags_in_time { 3 } else { 6 },
-        ),
-        pending: SortedSpill::new(
-            area.clone(),
-            cfg.memory_budget / 10 * if cfg.tags_in_time { 5 } else { 2 },
-        ),
-        starts: SortedSpill::new(area.clone(), cfg.memory_budget / 10),
-        tagged: SortedSpill::new(area.clone(), cfg.memory_budget / 10),
+        items: SortedSpill::new(area.clone(), tenths(if cfg.tags_in_time { 3 } else { 6 })),
+        pending: SortedSpill::new(area.clone(), tenths(2)),
+        starts: SortedSpill::new(area.clone(), tenths(1)),
+        tagged: SortedSpill::new(area.clone(), tenths(1)),
         targets: HashSet::new(),
+        rechecks: SortedSpill::new(area.clone(), tenths(if cfg.tags_in_time { 3 } else { 0 })),
+        with_history: &with_history,
         session_events: 0,
     };
 
@@ -733,7 +826,7 @@ pub fn run(
                 .par_iter()
                 .enumerate()
                 .for_each_with(tx, |tx, (i, input)| {
-                    let r = process_file(cfg, input, &no_sessions, &no_history);
+                    let r = process_file(cfg, input, &no_sessions, &no_history, &with_history);
                     progress(i, r.outcome.stats.bytes);
                     let _ = tx.send((i, r));
                 });
@@ -754,19 +847,36 @@ pub fn run(
     summary.records = c.totals;
     summary.ssm_session_events = c.session_events;
     let mut items = c.items;
+    // The waiting events' and the index's buffers will not grow any more: what they leave of
+    // their share of the budget goes to the rows.
+    items.grow_budget(c.pending.unused() + c.starts.unused() + c.tagged.unused());
     let history = build_history(cfg, c.tagged, &c.targets, &mut summary)?;
+    let mut replacements = SortedSpill::new(area.clone(), c.rechecks.unused().max(tenths(1)));
+    recheck(cfg, &history, c.rechecks, &mut replacements)?;
     join_sessions(cfg, &history, c.pending, c.starts, &mut items)?;
 
     // Event order; duplicate event IDs keep their first copy. Copies of one event share its
     // time, so the IDs seen are kept for the current time only.
     let mut merged = items.finish()?;
+    let mut replaced = replacements.finish()?;
+    let mut next_replacement = replaced.next_item()?;
     let mut current_time: Option<Option<DateTime<Utc>>> = None;
     let mut seen_now: HashSet<Box<str>> = HashSet::new();
     let mut fidelity = cfg.baseline.as_ref().map(|_| Fidelity::default());
     let mut tallies: Vec<Tally> = cfg.candidates.iter().map(|_| Tally::default()).collect();
     let mut disagreements = Disagreements::default();
     let mut write_error: Option<std::io::Error> = None;
-    while let Some(it) = merged.next_item()? {
+    while let Some(mut it) = merged.next_item()? {
+        // An event evaluated again with its target's tag history: that item replaces this one.
+        while next_replacement.as_ref().is_some_and(|r| r.key < it.key) {
+            next_replacement = replaced.next_item()?;
+        }
+        if next_replacement.as_ref().is_some_and(|r| r.key == it.key) {
+            if let Some(r) = next_replacement.take() {
+                it = r;
+            }
+            next_replacement = replaced.next_item()?;
+        }
         if current_time != Some(it.key.time) {
             current_time = Some(it.key.time);
             seen_now.clear();
