@@ -58,7 +58,9 @@ pub struct ReplayConfig {
     pub temp_dir: std::path::PathBuf,
     /// Memory for events buffered on their way to the report, in bytes (estimated); past it
     /// they go to temporary files. Split: 60% rows and counts, 20% waiting events, 10% the
-    /// session index, 10% tag changes; with tags in time, 30% rows and counts and 30% rechecks.
+    /// session index, 10% tag changes; with tags in time, 50% rows and counts, 10% waiting
+    /// events and 20% rechecks (events evaluated with the snapshot, kept until the history is
+    /// complete).
     /// After the scan, what the waiting events, the index and the tag changes leave unused goes
     /// to the rows.
     pub memory_budget: usize,
@@ -801,12 +803,12 @@ pub fn run(
         summary,
         totals,
         problems: (0..listing.inputs.len()).map(|_| Vec::new()).collect(),
-        items: SortedSpill::new(area.clone(), tenths(if cfg.tags_in_time { 3 } else { 6 })),
-        pending: SortedSpill::new(area.clone(), tenths(2)),
+        items: SortedSpill::new(area.clone(), tenths(if cfg.tags_in_time { 5 } else { 6 })),
+        pending: SortedSpill::new(area.clone(), tenths(if cfg.tags_in_time { 1 } else { 2 })),
         starts: SortedSpill::new(area.clone(), tenths(1)),
         tagged: SortedSpill::new(area.clone(), tenths(1)),
         targets: HashSet::new(),
-        rechecks: SortedSpill::new(area.clone(), tenths(if cfg.tags_in_time { 3 } else { 0 })),
+        rechecks: SortedSpill::new(area.clone(), tenths(if cfg.tags_in_time { 2 } else { 0 })),
         with_history: &with_history,
         session_events: 0,
     };
