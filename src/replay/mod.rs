@@ -537,10 +537,12 @@ fn recheck(
     const BATCH: usize = 1024;
     if history.is_empty() {
         // No target has a history: every evaluation with the snapshot stands.
+        drop_in_background(rechecks);
         return Ok(());
     }
     let no_sessions = Sessions::default();
     let mut rechecks = rechecks.finish()?;
+    let mut unchanged: Vec<Pending> = Vec::new();
     let mut batch: Vec<SsmEvent> = Vec::with_capacity(BATCH);
     let flush = |batch: &mut Vec<SsmEvent>, out: &mut SortedSpill<Item>| {
         let done: Vec<Item> = std::mem::take(batch)
@@ -555,9 +557,21 @@ fn recheck(
             if batch.len() == BATCH {
                 flush(&mut batch, replacements)?;
             }
+        } else {
+            unchanged.push(r);
         }
     }
+    drop_in_background(unchanged);
     flush(&mut batch, replacements)
+}
+
+/// Frees `value` on a thread of its own: many small allocations made by the workers (events
+/// are a few dozen each) take the main thread tens of milliseconds to free, and nothing waits
+/// for it.
+fn drop_in_background<T: Send + 'static>(value: T) {
+    let _ = std::thread::Builder::new()
+        .name("trailreplay-free".into())
+        .spawn(move || drop(value));
 }
 
 /// The file counts the listing alone gives (subset parts are not counted: their manifests
