@@ -22,7 +22,6 @@
 //! the structural scan and parses every record.
 
 use memchr::memmem;
-use std::sync::OnceLock;
 
 /// The files the fast path reads into memory whole: larger ones are streamed through the
 /// structural scan (so that memory per thread stays bounded whatever a file's size). CloudTrail
@@ -30,22 +29,8 @@ use std::sync::OnceLock;
 pub(crate) const WHOLE_FILE_LIMIT: usize = 32 << 20;
 
 const HEAD: &[u8] = b"{\"Records\":[";
-const START: &[u8] = b"{\"eventVersion\"";
-
-struct Finders {
-    start: memmem::Finder<'static>,
-    source: memmem::Finder<'static>,
-    escape: memmem::Finder<'static>,
-}
-
-fn finders() -> &'static Finders {
-    static F: OnceLock<Finders> = OnceLock::new();
-    F.get_or_init(|| Finders {
-        start: memmem::Finder::new(START),
-        source: memmem::Finder::new(super::event::SSM_SOURCE.as_bytes()),
-        escape: memmem::Finder::new(b"\\u"),
-    })
-}
+/// The bytes every record starts with.
+pub(super) const START: &[u8] = b"{\"eventVersion\"";
 
 fn is_ws(b: u8) -> bool {
     matches!(b, b' ' | b'\n' | b'\r' | b'\t')
@@ -76,7 +61,7 @@ impl Split {
 /// meaningless and the file to the structural scan. `split` is reused across files.
 pub(crate) fn split(buf: &[u8], split: &mut Split) -> bool {
     split.clear();
-    let f = finders();
+    let f = super::finders();
     let mut at = 0;
     while buf.get(at).copied().is_some_and(is_ws) {
         at += 1;
@@ -97,9 +82,11 @@ pub(crate) fn split(buf: &[u8], split: &mut Split) -> bool {
     if last_end == first {
         return true;
     }
-    split
-        .starts
-        .extend(f.start.find_iter(&buf[first..last_end]).map(|i| first + i));
+    split.starts.extend(
+        f.record_start
+            .find_iter(&buf[first..last_end])
+            .map(|i| first + i),
+    );
     if split.starts.first() != Some(&first) {
         return false;
     }

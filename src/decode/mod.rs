@@ -132,9 +132,10 @@ impl Default for DecodeOptions {
 /// Record errors kept per file (the rest are counted).
 const MAX_RECORD_ERRORS: usize = 20;
 
-/// The byte patterns of the pre-filter, built once.
+/// The byte patterns of the pre-filter and of the fast path, built once.
 struct Finders {
     source: memmem::Finder<'static>,
+    record_start: memmem::Finder<'static>,
     escape: memmem::Finder<'static>,
     session: memmem::Finder<'static>,
     status: memmem::Finder<'static>,
@@ -149,6 +150,7 @@ fn finders() -> &'static Finders {
     static F: OnceLock<Finders> = OnceLock::new();
     F.get_or_init(|| Finders {
         source: memmem::Finder::new(event::SSM_SOURCE.as_bytes()),
+        record_start: memmem::Finder::new(fast::START),
         escape: memmem::Finder::new(b"\\u"),
         session: memmem::Finder::new(b"Session"),
         status: memmem::Finder::new(b"GetConnectionStatus"),
