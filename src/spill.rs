@@ -327,6 +327,12 @@ where
         self.budget += extra;
     }
 
+    /// Takes the items still in memory (not those in temporary files), for the caller to free.
+    pub fn take_buffer(&mut self) -> Vec<T> {
+        self.bytes = 0;
+        std::mem::take(&mut self.buffer)
+    }
+
     /// How many runs went (or are going) to disk.
     #[cfg(test)]
     pub fn runs(&self) -> usize {

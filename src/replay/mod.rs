@@ -531,18 +531,18 @@ fn process_file(
 fn recheck(
     cfg: &ReplayConfig,
     history: &TagHistory,
-    rechecks: SortedSpill<Pending>,
+    mut rechecks: SortedSpill<Pending>,
     replacements: &mut SortedSpill<Item>,
 ) -> Result<(), SpillError> {
     const BATCH: usize = 1024;
     if history.is_empty() {
-        // No target has a history: every evaluation with the snapshot stands.
-        drop_in_background(rechecks);
+        // No target has a history: every evaluation with the snapshot stands. The events in
+        // memory are freed off the main thread; temporary files, if any, are removed here.
+        drop_in_background(rechecks.take_buffer());
         return Ok(());
     }
     let no_sessions = Sessions::default();
     let mut rechecks = rechecks.finish()?;
-    let mut unchanged: Vec<Pending> = Vec::new();
     let mut batch: Vec<SsmEvent> = Vec::with_capacity(BATCH);
     let flush = |batch: &mut Vec<SsmEvent>, out: &mut SortedSpill<Item>| {
         let done: Vec<Item> = std::mem::take(batch)
@@ -557,18 +557,15 @@ fn recheck(
             if batch.len() == BATCH {
                 flush(&mut batch, replacements)?;
             }
-        } else {
-            unchanged.push(r);
         }
     }
-    drop_in_background(unchanged);
     flush(&mut batch, replacements)
 }
 
 /// Frees `value` on a thread of its own: many small allocations made by the workers (events
 /// are a few dozen each) take the main thread tens of milliseconds to free, and nothing waits
-/// for it.
-fn drop_in_background<T: Send + 'static>(value: T) {
+/// for it. Only for plain memory: nothing whose drop removes files (the process may exit first).
+fn drop_in_background<T: Send + 'static>(value: Vec<T>) {
     let _ = std::thread::Builder::new()
         .name("trailreplay-free".into())
         .spawn(move || drop(value));
