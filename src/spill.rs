@@ -285,15 +285,6 @@ where
     /// Adds an item; writes a sorted run when the buffer passes the budget.
     pub fn push(&mut self, item: T) -> Result<(), SpillError> {
         self.bytes += item.footprint();
-        if self.buffer.len() == self.buffer.capacity() {
-            // Room for as many items as the budget can hold, at once: growing by doubling
-            // copies the buffer into fresh memory each time, and fresh pages cost the kernel's
-            // zeroing (the largest cost after decompression in a profile). Only the pages
-            // filled are touched.
-            let most = (self.budget / std::mem::size_of::<T>().max(1)).max(16);
-            self.buffer
-                .reserve_exact(most.saturating_sub(self.buffer.len()).max(16));
-        }
         self.buffer.push(item);
         if self.bytes > self.budget {
             self.spill()?;
