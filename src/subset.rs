@@ -290,13 +290,7 @@ fn extract_one(input: &Input, opts: DecodeOptions) -> Extracted {
         );
         lines.extend_from_slice(b"}\n");
     };
-    let outcome = match source::open(input) {
-        Ok(reader) => decode::decode_stream_keeping(reader, &name, opts, &mut keep),
-        Err(e) => FileOutcome {
-            fatal: Some(format!("cannot open: {e}")),
-            ..FileOutcome::default()
-        },
-    };
+    let outcome = decode::decode_input_keeping(input, opts, &mut keep);
     Extracted { outcome, lines }
 }
 

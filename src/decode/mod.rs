@@ -236,6 +236,67 @@ pub fn decode_stream<R: Read>(reader: R, file: &Arc<str>, opts: DecodeOptions) -
     decode_stream_keeping(reader, file, opts, &mut |_, _| {})
 }
 
+/// What a decoding thread keeps from file to file: the text of a file read whole, its split,
+/// the file as stored (compressed) and the whole-buffer decompressor.
+#[derive(Default)]
+struct Buffers {
+    whole: Vec<u8>,
+    split: fast::Split,
+    stored: Vec<u8>,
+    inflater: Option<libdeflater::Decompressor>,
+}
+
+thread_local! {
+    static BUFFERS: std::cell::RefCell<Buffers> = std::cell::RefCell::new(Buffers::default());
+}
+
+/// Runs `f` with this thread's buffers (a nested call gets fresh ones).
+fn with_buffers<T>(f: impl FnOnce(&mut Buffers) -> T) -> T {
+    let mut b = BUFFERS.with(|b| std::mem::take(&mut *b.borrow_mut()));
+    let out = f(&mut b);
+    BUFFERS.with(|c| *c.borrow_mut() = b);
+    out
+}
+
+/// Decodes one input: a local file or S3 object, or stdin. A gzip file up to 32 MiB is read
+/// whole and decompressed in one call ([`crate::source::inflate_whole`]); anything that path
+/// does not take (stdin, larger files, more than one gzip member, damaged data, UTF-16 text) is
+/// streamed ([`crate::source::open`]). `keep` is as for [`decode_stream_keeping`].
+pub fn decode_input_keeping(
+    input: &crate::source::Input,
+    opts: DecodeOptions,
+    keep: &mut dyn FnMut(u64, &[u8]),
+) -> FileOutcome {
+    use crate::source;
+    let file: Arc<str> = Arc::from(input.display());
+    with_buffers(|b| {
+        let limit = fast::WHOLE_FILE_LIMIT;
+        let opened = if source::read_whole(input, &mut b.stored, limit as u64) {
+            let stored = std::mem::take(&mut b.stored);
+            let text = if source::is_gzip(&stored) {
+                let inflater = b
+                    .inflater
+                    .get_or_insert_with(libdeflater::Decompressor::new);
+                source::inflate_whole(&stored, &mut b.whole, limit, inflater).map(|n| &b.whole[..n])
+            } else {
+                (source::sniff_encoding(&stored) == source::Encoding::Utf8).then_some(&stored[..])
+            };
+            let out = match text {
+                Some(text) => Ok(decode_text(text, &mut b.split, &file, opts, keep)),
+                None => source::open_bytes(&stored).map(|r| decode_reader(b, r, &file, opts, keep)),
+            };
+            b.stored = stored;
+            out
+        } else {
+            source::open(input).map(|r| decode_reader(b, r, &file, opts, keep))
+        };
+        opened.unwrap_or_else(|e| FileOutcome {
+            fatal: Some(format!("cannot open: {e}")),
+            ..FileOutcome::default()
+        })
+    })
+}
+
 /// [`decode_stream`], handing `keep` the record number and the bytes of every Session Manager
 /// record as it is decoded (for `trailreplay extract`, which writes them unchanged).
 ///
@@ -243,32 +304,46 @@ pub fn decode_stream<R: Read>(reader: R, file: &Arc<str>, opts: DecodeOptions) -
 /// CloudTrail's own layout it is split by byte search (`decode::fast`), otherwise (and for larger
 /// files, read errors and `--verify`) by the structural scan, which gives the same records.
 pub fn decode_stream_keeping<R: Read>(
+    reader: R,
+    file: &Arc<str>,
+    opts: DecodeOptions,
+    keep: &mut dyn FnMut(u64, &[u8]),
+) -> FileOutcome {
+    with_buffers(|b| decode_reader(b, reader, file, opts, keep))
+}
+
+fn decode_reader<R: Read>(
+    b: &mut Buffers,
     mut reader: R,
     file: &Arc<str>,
     opts: DecodeOptions,
     keep: &mut dyn FnMut(u64, &[u8]),
 ) -> FileOutcome {
-    thread_local! {
-        static WHOLE: std::cell::RefCell<(Vec<u8>, fast::Split)> =
-            std::cell::RefCell::new((Vec::new(), fast::Split::default()));
+    let (filled, ended) = read_up_to(&mut reader, &mut b.whole, fast::WHOLE_FILE_LIMIT);
+    let whole = &b.whole[..filled];
+    let rest: Box<dyn Read + '_> = match ended {
+        Ok(true) => return decode_text(whole, &mut b.split, file, opts, keep),
+        Ok(false) => Box::new(reader),
+        Err(e) => Box::new(FailOnce(Some(e))),
+    };
+    decode_scanned(std::io::Cursor::new(whole).chain(rest), file, opts, keep)
+}
+
+/// Decodes a whole file's text: split by byte search when it is in CloudTrail's layout, else
+/// (or with `--verify`) by the structural scan.
+fn decode_text(
+    text: &[u8],
+    split: &mut fast::Split,
+    file: &Arc<str>,
+    opts: DecodeOptions,
+    keep: &mut dyn FnMut(u64, &[u8]),
+) -> FileOutcome {
+    if !opts.verify && fast::split(text, split) {
+        if let Some(out) = decode_split(text, split, file, opts, keep) {
+            return out;
+        }
     }
-    let (mut buffer, mut split) = WHOLE.with(|b| std::mem::take(&mut *b.borrow_mut()));
-    let (filled, ended) = read_up_to(&mut reader, &mut buffer, fast::WHOLE_FILE_LIMIT);
-    let whole = &buffer[..filled];
-    let mut out = None;
-    if matches!(ended, Ok(true)) && !opts.verify && fast::split(whole, &mut split) {
-        out = decode_split(whole, &split, file, opts, keep);
-    }
-    let out = out.unwrap_or_else(|| {
-        let rest: Box<dyn Read + '_> = match ended {
-            Ok(true) => Box::new(std::io::empty()),
-            Ok(false) => Box::new(reader),
-            Err(e) => Box::new(FailOnce(Some(e))),
-        };
-        decode_scanned(std::io::Cursor::new(whole).chain(rest), file, opts, keep)
-    });
-    WHOLE.with(|b| *b.borrow_mut() = (buffer, split));
-    out
+    decode_scanned(text, file, opts, keep)
 }
 
 /// Reads into `buf` until the end of `reader` (`Ok(true)`) or until `limit` bytes are read
@@ -597,7 +672,7 @@ mod tests {
             })
             .collect();
         assert!(files.len() >= 5, "{files:?}");
-        let mut split_files = 0;
+        let (mut split_files, mut gzip_files) = (0, 0);
         for path in files {
             let input = crate::source::Input::File(path.clone());
             let mut text = Vec::new();
@@ -620,9 +695,24 @@ mod tests {
                 let (a, b) = both_ways(&text, opts);
                 assert!(a.stats.records > 0);
                 assert_same(&a, &b);
+                // Read from the file (gzip decompressed whole), as a replay reads it.
+                let name: Arc<str> = Arc::from(input.display());
+                let streamed = decode_stream(&text[..], &name, opts);
+                let read = decode_input_keeping(&input, opts, &mut |_, _| {});
+                assert_same(&read, &streamed);
+            }
+            if path.extension().is_some_and(|e| e == "gz") {
+                // Taken by whole-buffer decompression (not streamed).
+                let stored = std::fs::read(&path).expect("readable");
+                let mut out = Vec::new();
+                let mut d = libdeflater::Decompressor::new();
+                let n = crate::source::inflate_whole(&stored, &mut out, 1 << 30, &mut d);
+                assert_eq!(n, Some(text.len()), "{}", path.display());
+                gzip_files += 1;
             }
         }
         assert!(split_files >= 4, "{split_files}");
+        assert!(gzip_files >= 4, "{gzip_files}");
     }
 
     /// A record split in the wrong place (an object inside a list that begins with

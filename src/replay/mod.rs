@@ -17,7 +17,7 @@
 //!    events are kept only as counts unless `--all` asks for their rows.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, RwLock};
+use std::sync::RwLock;
 
 use chrono::{DateTime, Utc};
 use rayon::prelude::*;
@@ -35,7 +35,7 @@ use crate::policy::pattern::Pattern;
 use crate::policy::set::PolicySet;
 use crate::report::summary::{Disagreements, Fidelity, TagSummary, Tally};
 use crate::report::{FilesSummary, Row, Summary};
-use crate::source::{self, Input, Listing};
+use crate::source::{Input, Listing};
 use crate::spill::{SortedSpill, SpillError, TempArea};
 
 /// A validated replay configuration.
@@ -129,14 +129,7 @@ pub fn decode_input(input: &Input, opts: DecodeOptions) -> FileOutcome {
     if let Input::SubsetPart(path) = input {
         return crate::subset::decode_part(path, opts);
     }
-    let name: Arc<str> = Arc::from(input.display());
-    match source::open(input) {
-        Ok(reader) => decode::decode_stream(reader, &name, opts),
-        Err(e) => FileOutcome {
-            fatal: Some(format!("cannot open: {e}")),
-            ..FileOutcome::default()
-        },
-    }
+    decode::decode_input_keeping(input, opts, &mut |_, _| {})
 }
 
 /// The policies a replay compares.
