@@ -380,6 +380,11 @@ impl<T: Ord + Codec> Merged<T> {
         Ok(())
     }
 
+    /// An item read back whose contents do not decode, as an error naming the directory.
+    pub fn invalid(&self, e: io::Error) -> SpillError {
+        self.area.err(e)
+    }
+
     /// The next item in order.
     pub fn next_item(&mut self) -> Result<Option<T>, SpillError> {
         let Some(Reverse((t, i))) = self.heap.pop() else {

@@ -334,7 +334,7 @@ fn join_sessions(
                 index.insert(s.session.clone(), s.info.clone());
             }
         }
-        batch.push(*p.event);
+        batch.push(p.event().map_err(|e| pending.invalid(e))?);
         if batch.len() == BATCH {
             flush(&mut batch, &mut index, items)?;
         }
@@ -347,11 +347,12 @@ struct FileResult {
     outcome: FileOutcome,
     items: Vec<Item>,
     /// Terminate/ResumeSession events: they wait for the complete session index (and, with
-    /// tags in time, the events whose target is known to have a tag history).
-    pending: Vec<SsmEvent>,
+    /// tags in time, the events whose target is known to have a tag history), keyed by the
+    /// session they name; with their target, if they name one.
+    pending: Vec<(Pending, Option<String>)>,
     /// With tags in time: events evaluated with the snapshot whose target may turn out to have
-    /// a tag history (they are evaluated again if it does).
-    rechecks: Vec<(String, SsmEvent)>,
+    /// a tag history (they are evaluated again if it does), keyed by the target.
+    rechecks: Vec<Pending>,
     /// Sessions started in this file, with the key of their StartSession.
     started: Vec<(SortKey, String, SessionInfo)>,
 }
@@ -484,13 +485,17 @@ fn process_file(
     let mut pending = Vec::new();
     let mut rechecks = Vec::new();
     let mut started = Vec::new();
+    let wait = |ev: &SsmEvent| {
+        let session = mapping::session_id_of(ev).unwrap_or_default();
+        (Pending::new(session.into(), ev), mapping::target_id(ev))
+    };
     for ev in events {
         if let Some((id, info)) = Sessions::started_by(&ev) {
             started.push((SortKey::of(&ev), id, info));
         }
         match ev.action {
             SsmAction::TerminateSession | SsmAction::ResumeSession if in_window(cfg, &ev) => {
-                pending.push(ev)
+                pending.push(wait(&ev))
             }
             _ if cfg.tags_in_time && in_window(cfg, &ev) => match mapping::target_id(&ev) {
                 Some(t)
@@ -498,11 +503,11 @@ fn process_file(
                         .read()
                         .map_or(true, |known| known.contains(t.as_str())) =>
                 {
-                    pending.push(ev)
+                    pending.push(wait(&ev))
                 }
                 Some(t) => {
                     items.push(item(cfg, no_sessions, no_history, &ev));
-                    rechecks.push((t, ev));
+                    rechecks.push(Pending::new(t.into(), &ev));
                 }
                 // Without a target no tag history applies.
                 None => items.push(item(cfg, no_sessions, no_history, &ev)),
@@ -546,7 +551,7 @@ fn recheck(
     };
     while let Some(r) = rechecks.next_item()? {
         if history.has(&r.key.0) {
-            batch.push(*r.event);
+            batch.push(r.event().map_err(|e| rechecks.invalid(e))?);
             if batch.len() == BATCH {
                 flush(&mut batch, replacements)?;
             }
@@ -706,31 +711,21 @@ impl Collector<'_> {
         for t in std::mem::take(&mut o_tags) {
             self.tagged.push(Tagged(t))?;
         }
-        for (target, ev) in r.rechecks {
-            if !self.targets.contains(target.as_str()) {
-                self.targets.insert(target.as_str().into());
+        for p in r.rechecks {
+            if !self.targets.contains(&p.key.0) {
+                self.targets.insert(p.key.0.clone());
             }
-            self.rechecks.push(Pending {
-                key: (target.into(), ev.file.clone(), ev.record),
-                event: Box::new(ev),
-            })?;
+            self.rechecks.push(p)?;
         }
-        for ev in r.pending {
+        for (p, target) in r.pending {
             // The target (named only in the message for a call denied without parameters):
             // its tag history is kept.
-            if let Some(t) = mapping::target_id(&ev) {
+            if let Some(t) = target {
                 if !self.targets.contains(t.as_str()) {
                     self.targets.insert(t.into());
                 }
             }
-            self.pending.push(Pending {
-                key: (
-                    mapping::session_id_of(&ev).unwrap_or_default().into(),
-                    ev.file.clone(),
-                    ev.record,
-                ),
-                event: Box::new(ev),
-            })?;
+            self.pending.push(p)?;
         }
         for (key, id, info) in r.started {
             self.starts.push(Start {
