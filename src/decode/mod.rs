@@ -227,8 +227,18 @@ fn prefilter_tags_at(bytes: &[u8]) -> (bool, Option<usize>) {
 /// it are searched first.
 fn has_event_source(bytes: &[u8], near: Option<usize>) -> bool {
     let f = &finders().event_source;
-    near.is_some_and(|at| f.find(&bytes[at.saturating_sub(256)..at]).is_some())
-        || f.find(bytes).is_some()
+    near.is_some_and(|at| {
+        source_key_before(&bytes[..at]) || f.find(&bytes[at.saturating_sub(256)..at]).is_some()
+    }) || f.find(bytes).is_some()
+}
+
+/// Does `head` end with the `"eventSource":"…",` that precedes the `eventName` key in
+/// CloudTrail's key order? (Read backwards from its end: no search.)
+fn source_key_before(head: &[u8]) -> bool {
+    let Some(value) = head.strip_suffix(b"\",") else {
+        return false;
+    };
+    memchr::memrchr(b'"', value).is_some_and(|q| value[..=q].ends_with(b"\"eventSource\":\""))
 }
 
 /// Decodes one stream of log data (already decompressed).
@@ -713,6 +723,33 @@ mod tests {
         }
         assert!(split_files >= 4, "{split_files}");
         assert!(gzip_files >= 4, "{gzip_files}");
+    }
+
+    /// The key before `eventName`, read backwards: only `"eventSource":"…",` counts.
+    #[test]
+    fn event_source_key_read_backwards() {
+        let yes = [
+            &b"{\"eventSource\":\"ec2.amazonaws.com\","[..],
+            b"x\"eventSource\":\"\",",
+        ];
+        for head in yes {
+            assert!(source_key_before(head), "{}", String::from_utf8_lossy(head));
+        }
+        let no = [
+            &b""[..],
+            b"\",",
+            b"{\"eventTime\":\"2024\",",
+            b"{\"eventSource\":\"ec2.amazonaws.com\"",
+            b"{\"xeventSource\":1,\"a\":\"b\",",
+            b"\"eventSource\": \"ec2.amazonaws.com\",",
+        ];
+        for head in no {
+            assert!(
+                !source_key_before(head),
+                "{}",
+                String::from_utf8_lossy(head)
+            );
+        }
     }
 
     /// A record split in the wrong place (an object inside a list that begins with

@@ -88,7 +88,7 @@ pub struct Tally {
     principals: BTreeMap<String, PrincipalCounts>,
     targets: BTreeMap<String, u64>,
     changes: BTreeMap<Change, u64>,
-    by_action: BTreeMap<(String, Change), u64>,
+    by_action: BTreeMap<String, BTreeMap<Change, u64>>,
     skipped_reasons: BTreeMap<SkipKind, u64>,
     accepted: BTreeMap<Change, u64>,
     /// Unchanged events counted without a row, per action.
@@ -96,6 +96,15 @@ pub struct Tally {
     rows: u64,
     evaluated: u64,
     skipped: u64,
+}
+
+/// The value under `key`, inserted (default) if absent: the key is copied only then (a row's
+/// principal, target and action repeat, and the tally runs once per row in the serial tail).
+fn entry<'a, V: Default>(map: &'a mut BTreeMap<String, V>, key: &str) -> &'a mut V {
+    if !map.contains_key(key) {
+        map.insert(key.to_string(), V::default());
+    }
+    map.get_mut(key).expect("inserted above")
 }
 
 impl Tally {
@@ -106,9 +115,8 @@ impl Tally {
         if !r.accepted.is_empty() {
             *self.accepted.entry(r.change).or_default() += 1;
         }
-        *self
-            .by_action
-            .entry((r.event_name.clone(), r.change))
+        *entry(&mut self.by_action, &r.event_name)
+            .entry(r.change)
             .or_default() += 1;
         if r.change == Change::Skipped {
             self.skipped += 1;
@@ -119,32 +127,24 @@ impl Tally {
         }
         self.evaluated += 1;
         if r.change != Change::Unchanged {
-            let p = self
-                .principals
-                .entry(r.principal_arn.clone())
-                .or_insert_with(|| PrincipalCounts {
-                    principal: r.principal_arn.clone(),
-                    ..Default::default()
-                });
+            let p = entry(&mut self.principals, &r.principal_arn);
+            if p.principal.is_empty() {
+                p.principal.clone_from(&r.principal_arn);
+            }
             match r.change {
                 Change::NewlyDenied => p.newly_denied += 1,
                 Change::NewlyAllowed => p.newly_allowed += 1,
                 _ => p.uncertain += 1,
             }
             if !r.target.is_empty() {
-                *self.targets.entry(r.target.clone()).or_default() += 1;
+                *entry(&mut self.targets, &r.target) += 1;
             }
         }
     }
 
     /// Counts an unchanged event that has no row.
     pub fn add_unchanged(&mut self, action: &str) {
-        match self.unchanged.get_mut(action) {
-            Some(n) => *n += 1,
-            None => {
-                self.unchanged.insert(action.to_string(), 1);
-            }
-        }
+        *entry(&mut self.unchanged, action) += 1;
     }
 
     /// Writes the counts into the summary.
@@ -156,7 +156,11 @@ impl Tally {
         let mut by_action = self.by_action;
         let unchanged_total: u64 = self.unchanged.values().sum();
         for (action, n) in self.unchanged {
-            *by_action.entry((action, Change::Unchanged)).or_default() += n;
+            *by_action
+                .entry(action)
+                .or_default()
+                .entry(Change::Unchanged)
+                .or_default() += n;
         }
         *changes.entry(Change::Unchanged).or_default() += unchanged_total;
         summary.evaluated += self.evaluated + unchanged_total;
@@ -173,13 +177,11 @@ impl Tally {
         for (k, n) in self.accepted {
             *summary.accepted.entry(k.as_str().to_string()).or_default() += n;
         }
-        for ((action, change), n) in by_action {
-            *summary
-                .by_action
-                .entry(action)
-                .or_default()
-                .entry(change.as_str().to_string())
-                .or_default() += n;
+        for (action, m) in by_action {
+            let into = summary.by_action.entry(action).or_default();
+            for (change, n) in m {
+                *into.entry(change.as_str().to_string()).or_default() += n;
+            }
         }
         summary.rows = self.rows + unchanged_total;
         let mut ps: Vec<PrincipalCounts> = self.principals.into_values().collect();
