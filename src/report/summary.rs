@@ -2,7 +2,7 @@
 //! Manager record is accounted for: `ssm_session_events = duplicates + outside_window + rows`,
 //! and `rows = evaluated + skipped`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
@@ -85,14 +85,16 @@ pub struct PrincipalCounts {
 /// seen, not with the events.
 #[derive(Debug, Default)]
 pub struct Tally {
-    principals: BTreeMap<String, PrincipalCounts>,
-    targets: BTreeMap<String, u64>,
+    // Hashed: principal ARNs share long prefixes, which ordered maps compare byte by byte
+    // (`apply` sorts them).
+    principals: HashMap<String, PrincipalCounts>,
+    targets: HashMap<String, u64>,
     changes: BTreeMap<Change, u64>,
-    by_action: BTreeMap<String, BTreeMap<Change, u64>>,
+    by_action: HashMap<String, BTreeMap<Change, u64>>,
     skipped_reasons: BTreeMap<SkipKind, u64>,
     accepted: BTreeMap<Change, u64>,
     /// Unchanged events counted without a row, per action.
-    pub unchanged: BTreeMap<String, u64>,
+    pub unchanged: HashMap<String, u64>,
     rows: u64,
     evaluated: u64,
     skipped: u64,
@@ -100,7 +102,7 @@ pub struct Tally {
 
 /// The value under `key`, inserted (default) if absent: the key is copied only then (a row's
 /// principal, target and action repeat, and the tally runs once per row in the serial tail).
-fn entry<'a, V: Default>(map: &'a mut BTreeMap<String, V>, key: &str) -> &'a mut V {
+fn entry<'a, V: Default>(map: &'a mut HashMap<String, V>, key: &str) -> &'a mut V {
     if !map.contains_key(key) {
         map.insert(key.to_string(), V::default());
     }
