@@ -20,8 +20,10 @@ import collections, re, sys
 # The first stage whose function is on a sample's stack names the sample (order matters).
 stages = [
     ("kernel: zeroing fresh memory", lambda leaf, txt: "clear_page" in leaf),
-    ("gunzip (zlib-rs inflate, CRC-32)", lambda leaf, txt: "zlib_rs" in txt),
-    ("read the files (system calls)", lambda leaf, txt: "read_up_to" in txt or "source::open" in txt),
+    ("gunzip (libdeflate whole files; zlib-rs streamed)",
+     lambda leaf, txt: "inflate_whole" in txt or "deflate_decompress" in txt or "zlib_rs" in txt),
+    ("read the files (system calls)",
+     lambda leaf, txt: "read_whole" in txt or "read_up_to" in txt or "source::open" in txt),
     ("split: record starts, source, escapes", lambda leaf, txt: "fast::split" in txt),
     ("split: structural scan (fallback)", lambda leaf, txt: "scan_with_buffer" in txt),
     ("parse the candidate records", lambda leaf, txt: "record::parse" in txt or "classify" in txt),
