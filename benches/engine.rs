@@ -285,6 +285,25 @@ fn decoding(c: &mut Criterion) {
             out
         })
     });
+    g.bench_function("gunzip_whole_libdeflate", |b| {
+        let mut out = Vec::new();
+        let mut inflater = libdeflater::Decompressor::new();
+        b.iter(|| {
+            trailreplay::source::inflate_whole(
+                black_box(&gz_bytes[..]),
+                &mut out,
+                32 << 20,
+                &mut inflater,
+            )
+            .expect("one member")
+        })
+    });
+    let last = listing.inputs.last().expect("a generated file").clone();
+    g.bench_function("read_inflate_select_and_parse", |b| {
+        b.iter(|| {
+            decode::decode_input_keeping(black_box(&last), DecodeOptions::default(), &mut |_, _| {})
+        })
+    });
     g.bench_function("gunzip_select_and_parse", |b| {
         b.iter(|| {
             decode::decode_stream(
