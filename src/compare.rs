@@ -9,8 +9,8 @@ use std::collections::HashSet;
 use serde::{Deserialize, Serialize};
 
 use crate::decode::SsmEvent;
-use crate::eval::decide::{decide, outside, stack_for, Decided, UNKNOWN_TAGS};
-use crate::eval::explain::{explain, Explanation};
+use crate::eval::decide::{decide, decide_keeping, outside, stack_for, Decided, UNKNOWN_TAGS};
+use crate::eval::explain::{explain, explain_evaluated, Explanation};
 use crate::eval::{self, evaluate, Decision, PolicyKind};
 use crate::mapping::denial::{Layer, Reason};
 use crate::mapping::{self, Mapped, PrincipalType};
@@ -211,9 +211,17 @@ impl Explained {
 
 /// A policy set's explanation of its decision for a mapped event (none when its policies are
 /// not known).
-fn explanation(set: &PolicySet, m: &Mapped) -> Option<Explanation> {
+fn explanation(
+    set: &PolicySet,
+    m: &Mapped,
+    evaluated: Option<&eval::Evaluation>,
+) -> Option<Explanation> {
     let (stack, tags) = stack_for(set, &set.scps, m).ok()?;
-    Some(explain(&stack, &m.request, tags.unwrap_or(&UNKNOWN_TAGS)))
+    let tags = tags.unwrap_or(&UNKNOWN_TAGS);
+    Some(match evaluated {
+        Some(e) => explain_evaluated(&stack, &m.request, tags, e),
+        None => explain(&stack, &m.request, tags),
+    })
 }
 
 /// An event's verdict before any row is built.
@@ -241,11 +249,14 @@ pub fn judge(sides: Sides<'_>, ev: &SsmEvent, mapped: Mapped) -> Judged {
         }
         None => (recorded, None),
     };
+    // Each candidate's evaluation of the request, kept for its explanation.
+    let mut evaluations: Vec<Option<eval::Evaluation>> = Vec::new();
     let candidates = sides
         .candidates
         .iter()
         .map(|set| {
             if outside(set, &mapped) {
+                evaluations.push(None);
                 let side = untouched(as_recorded);
                 let change = compare(baseline.outcome(), side.outcome());
                 return Candidate {
@@ -254,7 +265,9 @@ pub fn judge(sides: Sides<'_>, ev: &SsmEvent, mapped: Mapped) -> Judged {
                     explained: None,
                 };
             }
-            let side: Side = decide(set, &set.scps, &mapped).into();
+            let (decided, evaluation) = decide_keeping(set, &set.scps, &mapped);
+            evaluations.push(evaluation);
+            let side: Side = decided.into();
             let mut change = compare(baseline.outcome(), side.outcome());
             if change == Change::Uncertain {
                 if let Some(b) = sides.baseline {
@@ -273,7 +286,11 @@ pub fn judge(sides: Sides<'_>, ev: &SsmEvent, mapped: Mapped) -> Judged {
     // What flipped, for the changed events only (the rest is never explained).
     let mut candidates = candidates;
     let mut base_explained: Option<Option<Explanation>> = None;
-    for (c, set) in candidates.iter_mut().zip(sides.candidates) {
+    for ((c, set), evaluated) in candidates
+        .iter_mut()
+        .zip(sides.candidates)
+        .zip(&evaluations)
+    {
         if !matches!(
             c.change,
             Change::NewlyDenied | Change::NewlyAllowed | Change::Uncertain
@@ -281,11 +298,11 @@ pub fn judge(sides: Sides<'_>, ev: &SsmEvent, mapped: Mapped) -> Judged {
         {
             continue;
         }
-        let Some(candidate) = explanation(set, &mapped) else {
+        let Some(candidate) = explanation(set, &mapped, evaluated.as_ref()) else {
             continue;
         };
         let baseline = base_explained
-            .get_or_insert_with(|| sides.baseline.and_then(|b| explanation(b, &mapped)))
+            .get_or_insert_with(|| sides.baseline.and_then(|b| explanation(b, &mapped, None)))
             .clone();
         c.explained = Some(Box::new(Explained {
             candidate,

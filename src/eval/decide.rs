@@ -95,39 +95,56 @@ pub fn outside(set: &PolicySet, m: &Mapped) -> bool {
 
 /// Evaluates a mapped event against a policy set (plus SCPs).
 pub fn decide(set: &PolicySet, scps: &[CompiledPolicy], m: &Mapped) -> Decided {
+    decide_keeping(set, scps, m).0
+}
+
+/// [`decide`], and the evaluation of the event's request when it is the one the decision came
+/// from (the request is fully known): what [`crate::eval::explain::explain_evaluated`] needs.
+pub fn decide_keeping(
+    set: &PolicySet,
+    scps: &[CompiledPolicy],
+    m: &Mapped,
+) -> (Decided, Option<eval::Evaluation>) {
     let (stack, tags) = match stack_for(set, scps, m) {
         Ok(s) => s,
-        Err(d) => return d,
+        Err(d) => return (d, None),
     };
     let tags = tags.unwrap_or(&UNKNOWN_TAGS);
-    let e = match &m.unlogged {
-        None => evaluate(&stack, &m.request, tags),
-        Some(u) => eval::variants::evaluate_partial(
-            &stack,
-            &eval::variants::Partial {
-                named: &m.request,
-                variants: &u.variants,
-                kinds: &u.kinds,
-                what: u.what,
-            },
-            tags,
+    let (mut e, whole) = match &m.unlogged {
+        None => (evaluate(&stack, &m.request, tags), true),
+        Some(u) => (
+            eval::variants::evaluate_partial(
+                &stack,
+                &eval::variants::Partial {
+                    named: &m.request,
+                    variants: &u.variants,
+                    kinds: &u.kinds,
+                    what: u.what,
+                },
+                tags,
+            ),
+            false,
         ),
     };
-    if m.principal.kind == PrincipalType::FederatedUser && e.decision == Decision::Allowed {
-        return Decided {
+    let decided = if m.principal.kind == PrincipalType::FederatedUser
+        && e.decision == Decision::Allowed
+    {
+        Decided {
             decision: Decision::Indeterminate,
             reason: format!(
                 "{}; but a federated user's permissions are also limited by the session policy passed to GetFederationToken, which the log does not show",
                 e.reason
             ),
-            denied_by: e.denied_by,
-        };
-    }
-    Decided {
-        decision: e.decision,
-        reason: e.reason,
-        denied_by: e.denied_by,
-    }
+            denied_by: e.denied_by.clone(),
+        }
+    } else {
+        Decided {
+            decision: e.decision,
+            reason: std::mem::take(&mut e.reason),
+            denied_by: e.denied_by.clone(),
+        }
+    };
+    (decided, whole.then_some(e))
 }
 
 #[cfg(test)]

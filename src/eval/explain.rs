@@ -201,7 +201,18 @@ fn nearest(
 
 /// Explains a policy stack's decision for a request.
 pub fn explain(stack: &PolicyStack<'_>, request: &Request, tags: &TagState) -> Explanation {
-    let e = evaluate(stack, request, tags);
+    explain_evaluated(stack, request, tags, &evaluate(stack, request, tags))
+}
+
+/// [`explain`], given the request's evaluation, `e`, which must be `evaluate(stack, request,
+/// tags)` (a replay has it from deciding: not evaluating twice saves a changed event's
+/// explanation about half its cost).
+pub fn explain_evaluated(
+    stack: &PolicyStack<'_>,
+    request: &Request,
+    tags: &TagState,
+    e: &super::Evaluation,
+) -> Explanation {
     let mut out = Explanation {
         decision: e.decision.as_str().to_string(),
         statements: Vec::new(),
