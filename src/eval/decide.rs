@@ -135,13 +135,14 @@ pub fn decide_keeping(
                 "{}; but a federated user's permissions are also limited by the session policy passed to GetFederationToken, which the log does not show",
                 e.reason
             ),
-            denied_by: e.denied_by.clone(),
+            // The explanation reads the per-resource evaluations, not these fields.
+            denied_by: std::mem::take(&mut e.denied_by),
         }
     } else {
         Decided {
             decision: e.decision,
             reason: std::mem::take(&mut e.reason),
-            denied_by: e.denied_by.clone(),
+            denied_by: std::mem::take(&mut e.denied_by),
         }
     };
     (decided, whole.then_some(e))

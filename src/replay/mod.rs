@@ -485,9 +485,9 @@ fn process_file(
     let mut pending = Vec::new();
     let mut rechecks = Vec::new();
     let mut started = Vec::new();
-    let wait = |ev: &SsmEvent| {
+    let wait = |ev: &SsmEvent, target: Option<String>| {
         let session = mapping::session_id_of(ev).unwrap_or_default();
-        (Pending::new(session.into(), ev), mapping::target_id(ev))
+        (Pending::new(session.into(), ev), target)
     };
     for ev in events {
         if let Some((id, info)) = Sessions::started_by(&ev) {
@@ -495,7 +495,7 @@ fn process_file(
         }
         match ev.action {
             SsmAction::TerminateSession | SsmAction::ResumeSession if in_window(cfg, &ev) => {
-                pending.push(wait(&ev))
+                pending.push(wait(&ev, mapping::target_id(&ev)))
             }
             _ if cfg.tags_in_time && in_window(cfg, &ev) => match mapping::target_id(&ev) {
                 Some(t)
@@ -503,7 +503,7 @@ fn process_file(
                         .read()
                         .map_or(true, |known| known.contains(t.as_str())) =>
                 {
-                    pending.push(wait(&ev))
+                    pending.push(wait(&ev, Some(t)))
                 }
                 Some(t) => {
                     items.push(item(cfg, no_sessions, no_history, &ev));
