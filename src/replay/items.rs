@@ -216,11 +216,25 @@ ordered_by_key!(Pending);
 
 impl Pending {
     pub(super) fn new(key: Box<str>, ev: &SsmEvent) -> Pending {
-        let mut event = Vec::with_capacity(512);
-        put_event(&mut event, ev);
+        // Encoded in a buffer the thread keeps, then copied once into an allocation of the
+        // exact size (growing a fresh vector and shrinking it took three allocations).
+        thread_local! {
+            static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        let event = SCRATCH.with(|s| {
+            let mut s = s.borrow_mut();
+            s.clear();
+            put_event(&mut s, ev);
+            let event: Box<[u8]> = s.as_slice().into();
+            if s.capacity() > 1 << 20 {
+                // One huge event does not stay with the thread.
+                *s = Vec::new();
+            }
+            event
+        });
         Pending {
             key: (key, ev.file.clone(), ev.record),
-            event: event.into_boxed_slice(),
+            event,
         }
     }
 

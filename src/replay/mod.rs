@@ -862,7 +862,7 @@ pub fn run(
     let mut replaced = replacements.finish()?;
     let mut next_replacement = replaced.next_item()?;
     let mut current_time: Option<Option<DateTime<Utc>>> = None;
-    let mut seen_now: HashSet<Box<str>> = HashSet::new();
+    let mut seen_now: foldhash::HashSet<Box<str>> = foldhash::HashSet::default();
     let mut fidelity = cfg.baseline.as_ref().map(|_| Fidelity::default());
     let mut tallies: Vec<Tally> = cfg.candidates.iter().map(|_| Tally::default()).collect();
     let mut disagreements = Disagreements::default();

@@ -2,9 +2,10 @@
 //! Manager record is accounted for: `ssm_session_events = duplicates + outside_window + rows`,
 //! and `rows = evaluated + skipped`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use foldhash::HashMap;
 use serde::{Deserialize, Serialize};
 
 use super::Row;
